@@ -1,0 +1,82 @@
+"""`bluegreen check`: configuration, SSH reach and host keys, router access,
+health routes, database and Slack token — each ok or what to fix."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import requests
+
+from . import web
+from .errors import BluegreenError, HostKeyError
+from .results import CheckItem
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+
+def run_checks(p: "Pipeline") -> list[CheckItem]:
+    cfg = p.config
+    items = [CheckItem("configuration", True, f"{cfg.path or 'bluegreen.toml'} is valid")]
+    items.append(_database(p))
+    for colour in cfg.colours.values():
+        for host in colour.hosts:
+            items.append(_reach(p, colour.name, host))
+            answer = web.health(host.url, cfg.app.health_path, cfg.app.request_timeout_s)
+            items.append(CheckItem(f"{colour.name} {host.name} health", answer.ok,
+                                   f"{host.url}{cfg.app.health_path}: {answer.detail}",
+                                   "" if answer.ok else "start the app or fix health_path"))
+    items.append(_router(p))
+    items.append(_slack(cfg.env))
+    return items
+
+
+def _database(p: "Pipeline") -> CheckItem:
+    try:
+        p.store.ping()
+    except BluegreenError as exc:
+        return CheckItem("state database", False, str(exc), "check DATABASE_URL")
+    return CheckItem("state database", True, "reachable, schema up to date")
+
+
+def _reach(p: "Pipeline", colour: str, host) -> CheckItem:
+    name = f"{colour} {host.name} {p.config.deploy.transport}"
+    try:
+        result = p.transport.run(host, "true", timeout=p.config.ssh.connect_timeout_s + 5)
+    except HostKeyError as exc:
+        fix = (f"verify the fingerprint {exc.fingerprint} with the host's owner, then add "
+               f"this line to known_hosts:\n    {exc.known_hosts_line}") if not exc.changed else \
+            "the host key CHANGED: find out why before trusting it (reinstalled host, or an attack)"
+        return CheckItem(name, False, str(exc), fix)
+    except BluegreenError as exc:
+        return CheckItem(name, False, str(exc), "check the address, port, user and key")
+    ok = result.exit_status == 0
+    return CheckItem(name, ok, "reachable, host key verified" if ok else f"`true` exited {result.exit_status}")
+
+
+def _router(p: "Pipeline") -> CheckItem:
+    try:
+        state = p.router.read()
+    except BluegreenError as exc:
+        return CheckItem("router", False, str(exc), "check the router settings and token")
+    detail = f"{p.router.describe()}: " + (f"{state.live} is live" if state.live else
+                                           f"{state.status} ({state.detail})")
+    fix = "" if state.status == "ok" else "repair with `bluegreen promote --to COLOUR`"
+    return CheckItem("router", state.status == "ok", detail, fix)
+
+
+def _slack(env) -> CheckItem:
+    token = env.get("SLACK_BOT_TOKEN")
+    if not token:
+        return CheckItem("slack token", True, "SLACK_BOT_TOKEN not set (only the bot needs it)")
+    base = env.get("SLACK_API_URL", "https://slack.com/api/").rstrip("/") + "/"
+    try:
+        resp = requests.post(base + "auth.test", headers={"Authorization": f"Bearer {token}"},
+                             timeout=10)
+        body = resp.json()
+    except (requests.RequestException, ValueError) as exc:
+        return CheckItem("slack token", False, f"Slack API unreachable ({type(exc).__name__})",
+                         "check SLACK_API_URL and the network")
+    if body.get("ok"):
+        return CheckItem("slack token", True, f"valid for team {body.get('team', '?')}")
+    return CheckItem("slack token", False, f"Slack says {body.get('error', 'not ok')}",
+                     "check SLACK_BOT_TOKEN")

@@ -1,0 +1,109 @@
+"""Typed events the pipeline emits while it works.
+
+The CLI printer and the Slack renderer are two listeners of the same stream;
+the library itself never prints. A listener is any callable taking an Event.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+
+@dataclass(frozen=True)
+class Event:
+    op_id: int | None = field(default=None, kw_only=True)
+    at: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class OperationStarted(Event):
+    """kind: deploy | promote | rollback. ``replaces`` is the sha the idle colour ran
+    before this deploy (after a promote, the rollback target)."""
+    kind: str
+    colour: str
+    actor: str
+    ref: str | None = None
+    sha: str | None = None
+    replaces: str | None = None
+    from_colour: str | None = None
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    """name: fetch | resolve | step N: <command> | health | smoke: <name> | switch | verify | revert"""
+    name: str
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputLine(Event):
+    name: str
+    host: str | None
+    stream: str          # stdout | stderr
+    line: str
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    name: str
+    host: str | None
+    ok: bool
+    elapsed: float
+    detail: str = ""
+    tail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something people should know that is not a step: a forced promote, a
+    recovered interrupted operation, a replaced release."""
+    text: str
+    level: str = "info"  # info | warning
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+    author: str
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+@dataclass(frozen=True)
+class OperationFinished(Event):
+    kind: str
+    ok: bool
+    colour: str
+    message: str
+    elapsed: float
+    sha: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    notes: tuple[Commit, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+Callback = Callable[[Event], None]
+
+
+def fan_out(*listeners: Callback | None) -> Callback:
+    """One listener that passes each event to all of ``listeners``; a listener that
+    raises is not allowed to stop the operation."""
+    active = [l for l in listeners if l is not None]
+
+    def emit(event: Event) -> None:
+        for listener in active:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a renderer must never break a deploy
+                pass
+    return emit

@@ -1,0 +1,198 @@
+"""Work on the idle colour's hosts: fetch, resolve REF, run steps, health, smoke.
+
+Hosts run in parallel; each command is recorded with its (bounded) output and
+streamed as events. The live colour is never touched here.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable
+
+from . import web
+from .config import Host
+from .errors import (BluegreenError, Cancelled, Deadline, HealthError, StepFailed,
+                     TransportError, UnknownRef)
+from .events import Callback, OutputLine, StepFinished, StepStarted
+from .poll import wait_until
+from .refs import render, render_path
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+_HEX = re.compile(r"[0-9a-f]{4,40}")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+TAIL = 12
+
+
+def resolve_command(ref: str) -> str:
+    """Shell text that prints REF's commit: origin branch, then tag, then commit."""
+    branch = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ref
+    tries = [f"refs/remotes/origin/{branch}^{{commit}}"]
+    if not ref.startswith("refs/heads/"):
+        tries.append(f"refs/tags/{ref}^{{commit}}")
+    parts = [shlex.join(["git", "rev-parse", "--verify", "--quiet", t]) for t in tries]
+    if _HEX.fullmatch(ref):
+        parts.append(shlex.join(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"]))
+    return " || ".join(parts)
+
+
+class HostRunner:
+    """Runs one deployment's commands on the hosts of one colour."""
+
+    def __init__(self, pipeline: "Pipeline", dep_id: int, colour: str, ref: str,
+                 emit: Callback, cancelled: Callable[[], bool]) -> None:
+        self.p = pipeline
+        self.cfg = pipeline.config
+        self.dep_id = dep_id
+        self.colour = colour
+        self.ref = ref
+        self.emit = emit
+        self.cancelled = cancelled
+        self.abort = threading.Event()
+
+    def _cwd(self, host: Host) -> str:
+        return render_path(self.cfg.deploy.path, {"colour": self.colour, "host": host.address})
+
+    def run(self, host: Host, name: str, command: str) -> str:
+        """Run one command on one host, streaming and recording it; raise on failure."""
+        started = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        lines: list[str] = []
+        lock = threading.Lock()
+        self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
+
+        def on_line(stream: str, line: str) -> None:
+            with lock:
+                lines.append(line if stream == "stdout" else f"[stderr] {line}")
+            self.emit(OutputLine(name=name, host=host.name, stream=stream, line=line,
+                                 op_id=self.dep_id))
+        status: int | None = None
+        error: BluegreenError | None = None
+        try:
+            result = self.p.transport.run(host, command, cwd=self._cwd(host),
+                                          timeout=self.cfg.deploy.step_timeout_s, on_line=on_line)
+            status = result.exit_status
+            if status != 0:
+                error = StepFailed(f"{name} failed on {host.name} (exit {status})", host=host.name,
+                                   command=command, exit_status=status, tail=lines[-TAIL:])
+        except TransportError as exc:
+            error = exc
+            lines.append(f"[bluegreen] {exc}")
+        finally:
+            output = "\n".join(lines)
+            self.p.store.record_step(self.dep_id, host.name, name, command, status, output,
+                                     started, datetime.now(timezone.utc))
+        elapsed = time.monotonic() - t0
+        self.emit(StepFinished(name=name, host=host.name, ok=error is None, elapsed=elapsed,
+                               detail=str(error) if error else "", tail=tuple(lines[-TAIL:]),
+                               op_id=self.dep_id))
+        if error is not None:
+            self.abort.set()
+            raise error
+        return output
+
+    def _each(self, hosts, work: Callable[[Host], object]) -> list:
+        """Run ``work`` for every host in parallel; raise the first host's error."""
+        if len(hosts) == 1:
+            return [work(hosts[0])]
+        with ThreadPoolExecutor(max_workers=min(len(hosts), 32)) as pool:
+            futures = [pool.submit(work, h) for h in hosts]
+            errors = [f.exception() for f in futures]
+        failed = [e for e in errors if e is not None]
+        if failed:
+            first = failed[0]
+            if len(failed) > 1 and isinstance(first, BluegreenError):
+                first.message += f" ({len(failed)} of {len(hosts)} hosts failed)"
+            raise first
+        return [f.result() for f in futures]
+
+    def _check_cancel(self) -> None:
+        if self.cancelled():
+            self.abort.set()
+            raise Cancelled(f"deploy #{self.dep_id} was cancelled; {self.colour} is not promotable")
+
+    def fetch(self, hosts) -> None:
+        if self.cfg.deploy.fetch:
+            self._each(hosts, lambda h: self.run(h, "fetch", self.cfg.deploy.fetch))
+        self._check_cancel()
+
+    def resolve(self, host: Host) -> str:
+        try:
+            out = self.run(host, "resolve", resolve_command(self.ref))
+        except StepFailed as exc:
+            text = "\n".join(exc.tail)
+            if "ambiguous" in text:
+                raise UnknownRef(f"REF {self.ref!r} is ambiguous on {host.name}: "
+                                 f"use a longer sha or a branch or tag") from None
+            raise UnknownRef(f"no branch, tag or commit named {self.ref!r} on {host.name} "
+                             f"(after fetch)") from None
+        sha = out.strip().splitlines()[-1].strip() if out.strip() else ""
+        if not _FULL_SHA.fullmatch(sha):
+            raise UnknownRef(f"could not resolve {self.ref!r} on {host.name}: got {sha[:60]!r}")
+        return sha
+
+    def steps(self, hosts, sha: str) -> None:
+        def on_host(host: Host) -> None:
+            values = {"sha": sha, "ref": self.ref, "colour": self.colour, "host": host.address}
+            for i, template in enumerate(self.cfg.deploy.steps, 1):
+                if self.abort.is_set():
+                    raise Cancelled("stopped because another host failed") if not self.cancelled() \
+                        else Cancelled(f"deploy #{self.dep_id} was cancelled")
+                self._check_cancel()
+                self.run(host, f"step {i}: {template}", render(template, values))
+        try:
+            self._each(hosts, on_host)
+        except Cancelled:
+            self._check_cancel()
+            raise
+        self._check_cancel()
+
+    def wait_healthy(self, hosts) -> None:
+        app, deploy = self.cfg.app, self.cfg.deploy
+
+        def on_host(host: Host) -> None:
+            self.emit(StepStarted(name="health", host=host.name, op_id=self.dep_id))
+            t0 = time.monotonic()
+            last = ["no answer yet"]
+
+            def attempt():
+                if self.cancelled() or self.abort.is_set():
+                    raise Cancelled(f"deploy #{self.dep_id} was cancelled")
+                answer = web.health(host.url, app.health_path, min(app.request_timeout_s, 5.0))
+                last[0] = answer.detail
+                return True if answer.ok else None
+            try:
+                wait_until(attempt, timeout=deploy.health_timeout_s,
+                           interval=deploy.health_interval_s, max_interval=2.0,
+                           what=f"{host.name} to be healthy")
+            except Deadline:
+                self.abort.set()
+                detail = (f"{host.url}{app.health_path} never answered 2xx within "
+                          f"{deploy.health_timeout_s:g}s (last: {last[0]})")
+                self.emit(StepFinished(name="health", host=host.name, ok=False,
+                                       elapsed=time.monotonic() - t0, detail=detail, op_id=self.dep_id))
+                raise HealthError(f"health check failed on {self.colour}: {detail}") from None
+            self.emit(StepFinished(name="health", host=host.name, ok=True,
+                                   elapsed=time.monotonic() - t0, detail=last[0], op_id=self.dep_id))
+        self._each(hosts, on_host)
+
+    def smoke(self, hosts) -> str | None:
+        """Run every smoke check on every host; return the first failure's text."""
+        failures: list[str] = []
+        for check in self.cfg.smoke:
+            for host in hosts:
+                name = f"smoke: {check.name}"
+                self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
+                t0 = time.monotonic()
+                answer = web.smoke(host.url, check, self.cfg.app.request_timeout_s)
+                self.emit(StepFinished(name=name, host=host.name, ok=answer.ok,
+                                       elapsed=time.monotonic() - t0, detail=answer.detail,
+                                       op_id=self.dep_id))
+                if not answer.ok:
+                    failures.append(f"{check.name!r} on {host.name}: {answer.detail}")
+        return "; ".join(failures) if failures else None

@@ -1,0 +1,307 @@
+"""The blue-green runbook: status, deploy, promote, rollback and the small commands.
+
+``Pipeline`` is the one facade the CLI and the Slack handlers call. Every
+operation reports typed events to a listener and raises a ``BluegreenError``
+on failure; the operation lock is released on every path.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from . import web
+from .config import Config, Host, other
+from .errors import (BluegreenError, Cancelled, HealthError, NotPromotable, NotRollbackable,
+                     RouterError, RouterMismatch, SmokeError, UsageError)
+from .events import Callback, Notice, OperationFinished, OperationStarted, StepFinished, StepStarted, fan_out
+from .hosts import HostRunner
+from .refs import validate_ref
+from .results import ColourStatus, DeployResult, HostStatus, RouterChange, Status, SwitchResult
+from .routers import Router, RouterState
+from .switching import Switcher
+
+
+def short(sha: str | None) -> str:
+    return sha[:7] if sha else "unknown"
+
+
+class Pipeline:
+    """Deploy to the idle colour, promote it, roll back; see DESIGN.md for the rules."""
+
+    def __init__(self, config: Config, *, store, transport, router: Router,
+                 listener: Callback | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.transport = transport
+        self.router = router
+        self.listener = listener
+        self._cancel = threading.Event()
+        self._seen: tuple[str | None, str] | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, env: Mapping[str, str] | None = None,
+                    listener: Callback | None = None) -> "Pipeline":
+        from .factory import build
+        env = dict(os.environ if env is None else env)
+        store, transport, router = build(config, env)
+        return cls(config, store=store, transport=transport, router=router, listener=listener)
+
+    def close(self) -> None:
+        for part in (self.transport, self.store):
+            try:
+                part.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+    # ----------------------------------------------------------------- reading
+    def public_colour(self) -> tuple[str | None, web.Answer]:
+        """Which colour the public URL's identity route answers, if any."""
+        app = self.config.app
+        answer = web.get(app.public_url + app.identity_path, app.request_timeout_s)
+        colour = self.config.colour_of_identity(answer.text) if answer.ok else None
+        return colour, answer
+
+    def live_colour(self, emit: Callback, *, required: bool = True) -> tuple[str | None, RouterState]:
+        """The live colour from the router, cross-checked with the identity route."""
+        state = self.router.read()
+        if state.status != "ok":
+            if required:
+                raise RouterError(f"no colour is live: the router reports {state.status}"
+                                  f" ({state.detail}). Repair it with `promote --to COLOUR`.")
+            return None, state
+        seen, answer = self.public_colour()
+        if answer.ok and seen != state.live:
+            what = f"{seen}'s identity" if seen else f"{answer.text.strip()[:60]!r} (neither colour)"
+            raise RouterMismatch(
+                f"the router says {state.live} is live but {self.config.app.public_url} answers "
+                f"{what}; nothing was changed. Check the router and the identity route.")
+        if not answer.ok:
+            emit(Notice(f"could not cross-check the live colour through the public URL: "
+                        f"{answer.detail}", level="warning"))
+        return state.live, state
+
+    def status(self) -> Status:
+        state = self.router.read()
+        router, live = state.status, state.live
+        detail = state.detail
+        if router == "ok":
+            seen, answer = self.public_colour()
+            if answer.ok and seen != live:
+                router = "mismatch"
+                detail = f"router says {live}, public URL answers {answer.text.strip()[:60]!r}"
+            elif not answer.ok:
+                detail = f"public URL: {answer.detail}"
+        colours = {}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            checks = {name: [(h, pool.submit(web.health, h.url, self.config.app.health_path,
+                                              self.config.app.request_timeout_s)) for h in c.hosts]
+                      for name, c in self.config.colours.items()}
+            for name, pairs in checks.items():
+                hosts = tuple(HostStatus(h.name, h.url, f.result().ok, f.result().detail)
+                              for h, f in pairs)
+                cs = self.store.colour_state(name)
+                dep = self.store.latest_deployment(name)
+                colours[name] = ColourStatus(
+                    name=name, identity=self.config.colours[name].identity,
+                    sha=cs.sha if cs else None, healthy=all(h.healthy for h in hosts), hosts=hosts,
+                    deployment=dep, promotable=name != live and self._promote_refusal(name) is None)
+        return Status(live=live if router in ("ok", "mismatch") else None,
+                      idle=other(live) if live and router in ("ok", "mismatch") else None,
+                      router=router, router_detail=detail, colours=colours,
+                      lock=self.store.current_lock(), recent=self.store.history(5))
+
+    def history(self, limit: int = 20) -> list:
+        return self.store.history(limit)
+
+    def log(self, deployment_id: int):
+        dep = self.store.deployment(deployment_id)
+        if dep is None:
+            raise BluegreenError(f"there is no deployment #{deployment_id}")
+        return dep, self.store.steps(deployment_id)
+
+    # -------------------------------------------------------------- operations
+    @contextmanager
+    def _lease(self, kind: str, actor: str, reason: str, emit: Callback) -> Iterator:
+        lease = self.store.acquire_operation(kind, actor, self.config.deploy.lease_s, reason=reason)
+        try:
+            for rec in lease.recovered:
+                emit(Notice(f"{rec.kind} #{rec.id} by {rec.holder} was interrupted (its process "
+                            f"died); it is marked interrupted and its lock released", level="warning"))
+            lease.start_renewing()
+            yield lease
+        finally:
+            lease.release()
+
+    def _pause(self, stage: str) -> None:
+        """Test seam: with BLUEGREEN_PAUSE_AT naming this stage, wait at it (bounded)."""
+        env = self.config.env
+        if stage not in env.get("BLUEGREEN_PAUSE_AT", "").split(","):
+            return
+        folder = Path(env.get("BLUEGREEN_PAUSE_DIR", "."))
+        (folder / f"{stage}.reached").write_text(str(os.getpid()))
+        deadline = time.monotonic() + 120
+        while not (folder / f"{stage}.go").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def deploy(self, ref: str, actor: str, listener: Callback | None = None) -> DeployResult:
+        """Put REF on the idle colour: fetch, resolve, steps, health, smoke."""
+        ref = validate_ref(ref)
+        emit = fan_out(self.listener, listener)
+        self._cancel.clear()
+        started = time.monotonic()
+        colour, sha, dep_id = "", None, None
+        try:
+            with self._lease("deploy", actor, f"deploy {ref}", emit) as lease:
+                live, _ = self.live_colour(emit)
+                colour = other(live)
+                replaces = self.store.colour_state(colour)
+                replaced_sha = replaces.sha if replaces else None
+                dep_id = self.store.create_deployment(colour, ref, actor, replaced_sha)
+                lease.attach(deployment_id=dep_id)
+                emit(OperationStarted(kind="deploy", colour=colour, actor=actor, ref=ref,
+                                      replaces=replaced_sha, op_id=dep_id))
+                if replaced_sha:
+                    emit(Notice(f"{colour} runs {short(replaced_sha)}, the release that was live "
+                                f"before; this deploy replaces it (it is the rollback target)",
+                                level="warning", op_id=dep_id))
+                runner = HostRunner(self, dep_id, colour, ref, emit, self._cancelled(dep_id))
+                hosts = self.config.colours[colour].hosts
+                runner.fetch(hosts)
+                sha = runner.resolve(hosts[0])
+                self.store.set_deployment_sha(dep_id, sha)
+                self.store.set_colour(colour, None, dep_id)
+                self._pause("deploy:steps")
+                runner.steps(hosts, sha)
+                self._pause("deploy:health")
+                runner.wait_healthy(hosts)
+                self.store.set_colour(colour, sha, dep_id)
+                self._pause("deploy:smoke")
+                smoke_error = runner.smoke(hosts)
+                if smoke_error:
+                    self.store.finish_deployment(dep_id, "failed", error=smoke_error,
+                                                 smoke_ok=False, promotable=False)
+                    raise SmokeError(f"smoke test failed on {colour}: {smoke_error}. "
+                                     f"{colour} runs {short(sha)} but is not promotable "
+                                     f"(promote --force would waive this)")
+                self.store.finish_deployment(dep_id, "succeeded", smoke_ok=True, promotable=True)
+            result = DeployResult(dep_id, colour, ref, sha, replaced_sha, True,
+                                  tuple(h.url for h in hosts))
+            emit(OperationFinished(kind="deploy", ok=True, colour=colour, sha=sha, op_id=dep_id,
+                                   elapsed=time.monotonic() - started,
+                                   message=f"{ref} @ {short(sha)} is on {colour}, healthy and smoke-tested: ready to promote",
+                                   data={"replaced_sha": replaced_sha,
+                                         "host_urls": list(result.host_urls)}))
+            return result
+        except (BluegreenError, KeyboardInterrupt) as exc:
+            error = exc if isinstance(exc, BluegreenError) else Cancelled("cancelled by Ctrl-C")
+            if dep_id is not None and not isinstance(error, SmokeError):
+                status = "cancelled" if isinstance(error, Cancelled) else "failed"
+                self._finish_quietly(dep_id, status, str(error))
+            emit(OperationFinished(kind="deploy", ok=False, colour=colour, sha=sha, op_id=dep_id,
+                                   elapsed=time.monotonic() - started, message=str(error),
+                                   error=str(error), error_type=type(error).__name__,
+                                   data={"tail": list(getattr(error, "tail", []))}))
+            if error is exc:
+                raise
+            raise error from None
+
+    def _finish_quietly(self, dep_id: int, status: str, error: str) -> None:
+        try:
+            self.store.finish_deployment(dep_id, status, error=error, promotable=False)
+        except Exception:  # noqa: BLE001 - the original error matters more
+            pass
+
+    def _cancelled(self, dep_id: int):
+        def check() -> bool:
+            return self._cancel.is_set() or self.store.cancel_requested(dep_id)
+        return check
+
+    def promote(self, actor: str, force: bool = False, to: str | None = None,
+                listener: Callback | None = None) -> SwitchResult:
+        return Switcher(self, fan_out(self.listener, listener)).promote(actor, force, to)
+
+    def rollback(self, actor: str, listener: Callback | None = None) -> SwitchResult:
+        return Switcher(self, fan_out(self.listener, listener)).rollback(actor)
+
+    def _promote_refusal(self, colour: str) -> str | None:
+        """Why the idle ``colour`` may not be promoted now, or None when it may."""
+        dep = self.store.latest_deployment(colour)
+        cs = self.store.colour_state(colour)
+        if dep is None:
+            return f"nothing has been deployed to {colour} yet: deploy a release first"
+        what = f"the last deploy to {colour} (#{dep.id}, {dep.ref} @ {short(dep.sha)})"
+        if dep.status == "running":
+            return f"{what} is still running"
+        if dep.status != "succeeded":
+            return f"{what} {dep.status}" + (f": {dep.error}" if dep.error else "")
+        if not dep.promotable:
+            return f"{what} is not promotable" + (f": {dep.note}" if dep.note else "")
+        if cs is None or cs.deployment_id != dep.id or cs.sha != dep.sha:
+            return f"{colour} has changed since {what}"
+        return None
+
+    # ------------------------------------------------------------ small commands
+    def cancel(self, actor: str) -> int | None:
+        dep = self.store.running_deployment()
+        if dep is None:
+            return None
+        self.store.request_cancel(dep.id, actor)
+        self._cancel.set()
+        return dep.id
+
+    def discard(self, actor: str):
+        live, _ = self.live_colour(lambda e: None)
+        idle = other(live)
+        dep = self.store.latest_deployment(idle)
+        if dep is None:
+            raise NotPromotable(f"nothing has been deployed to {idle}: nothing to discard")
+        if dep.status == "running":
+            raise NotPromotable(f"deploy #{dep.id} to {idle} is still running: cancel it instead")
+        self.store.set_promotable(dep.id, False, note=f"discarded by {actor}")
+        return self.store.deployment(dep.id)
+
+    def lock(self, actor: str, reason: str):
+        reason = " ".join(reason.split())
+        if not reason:
+            raise UsageError("say why: lock REASON")
+        return self.store.hold(actor, reason[:300])
+
+    def unlock(self, actor: str):
+        return self.store.release_hold()
+
+    def recover(self, listener: Callback | None = None) -> list:
+        emit = fan_out(self.listener, listener)
+        recovered = self.store.recover()
+        for rec in recovered:
+            emit(Notice(f"{rec.kind} #{rec.id} by {rec.holder} was interrupted (its process died); "
+                        f"marked interrupted, lock released", level="warning"))
+        return recovered
+
+    def observe_router(self) -> RouterChange | None:
+        """The live colour changed since last seen (also by hand, outside bluegreen)?"""
+        state = self.router.read()
+        now = (state.live, state.status)
+        if self._seen is None:
+            last = self.store.last_switch()
+            self._seen = (last.to_colour, "ok") if last else now
+        lock = self.store.current_lock()
+        if lock is not None and lock.kind == "operation":
+            return None
+        before, self._seen = self._seen, now
+        if before == now:
+            return None
+        return RouterChange(before[0], state.live, state.status, state.detail)
+
+    def check(self):
+        from .checks import run_checks
+        return run_checks(self)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
