@@ -241,7 +241,7 @@ class Pipeline:
         if dep.status != "succeeded":
             return f"{what} {dep.status}" + (f": {dep.error}" if dep.error else "")
         if not dep.promotable:
-            return f"{what} is not promotable" + (f": {dep.note}" if dep.note else "")
+            return f"{what} is not promotable" + (f": {dep.promotable_note}" if dep.promotable_note else "")
         if cs is None or cs.deployment_id != dep.id or cs.sha != dep.sha:
             return f"{colour} has changed since {what}"
         return None

@@ -1,0 +1,105 @@
+"""`bluegreen demo`: the whole blue-green cycle on a local sandbox, narrated.
+
+status → deploy the newest commit to the idle colour → promote → release notes
+→ rollback → status, while a bounded background load through the reserved IP
+counts failed requests. Exit 0 only if the cycle worked with no failed request.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from deploy_core import config as config_mod
+from deploy_core.errors import BluegreenError
+from deploy_core.pipeline import Pipeline
+from deploy_core.printer import Printer, print_notes, print_status
+
+from .load import Load
+from .sandbox import Sandbox
+
+
+def _sigterm(signum, frame):  # turn SIGTERM into the same clean stop as Ctrl-C
+    raise KeyboardInterrupt
+
+
+def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None = None) -> int:
+    console = Console()
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="bluegreen-demo-")
+        workdir = tmp.name
+    sandbox = Sandbox(Path(workdir))
+    try:
+        console.print("[bold]Starting the sandbox[/bold]: blue at 127.0.0.2:8000, green at "
+                      "127.0.0.3:8000, reserved IP forwarder at 127.0.0.1:8080, DigitalOcean API stand-in")
+        sandbox.start()
+        env = {**os.environ, **sandbox.env}
+        if slack:
+            try:
+                from .slack_demo import run_slack_demo
+            except ImportError:
+                run_slack_demo = None
+            if run_slack_demo is not None:
+                return run_slack_demo(sandbox, env, console, interactive=interactive)
+        return _cli_cycle(sandbox, env, console)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted: stopping everything[/red]")
+        return 130
+    except BluegreenError as exc:
+        console.print(f"[red]✗ {exc}[/red]", highlight=False)
+        return exc.exit_code
+    finally:
+        try:
+            sandbox.stop()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if tmp is not None:
+                tmp.cleanup()
+
+
+def _cli_cycle(sandbox: Sandbox, env: dict, console: Console) -> int:
+    cfg = config_mod.load(sandbox.config_path, env)
+    pipeline = Pipeline.from_config(cfg, env, listener=Printer(console))
+    timings: dict[str, float] = {}
+    load = Load(sandbox.public_url + "/hostname", workers=2, interval=0.02, max_seconds=600)
+    try:
+        load.start()
+        console.rule("status")
+        print_status(console, pipeline.status())
+        console.rule("deploy main (the newest commit) to the idle colour")
+        t0 = time.monotonic()
+        result = pipeline.deploy("main", "demo")
+        timings["deploy"] = time.monotonic() - t0
+        console.rule("promote")
+        t0 = time.monotonic()
+        promoted = pipeline.promote("demo")
+        timings["promote"] = time.monotonic() - t0
+        console.rule("release notes")
+        print_notes(console, promoted.notes)
+        console.rule("rollback")
+        t0 = time.monotonic()
+        pipeline.rollback("demo")
+        timings["rollback"] = time.monotonic() - t0
+        console.rule("status")
+        print_status(console, pipeline.status())
+    finally:
+        stats = load.stop()
+        pipeline.close()
+    return report(console, timings, stats, ok=result.colour == "green")
+
+
+def report(console: Console, timings: dict[str, float], stats, ok: bool = True) -> int:
+    console.rule("figures")
+    for name in ("deploy", "promote", "rollback"):
+        if name in timings:
+            console.print(f"{name:>9}: {timings[name]:.2f} s")
+    colour = "green" if stats.failed == 0 else "red"
+    console.print(f"[{colour}]{stats.sent} requests, {stats.failed} failed[/{colour}]"
+                  + (f" ({', '.join(sorted(set(stats.errors)))})" if stats.errors else ""))
+    return 0 if ok and stats.failed == 0 and stats.sent > 0 else 1
