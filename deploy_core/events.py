@@ -5,9 +5,12 @@ the library itself never prints. A listener is any callable taking an Event.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
+
+log = logging.getLogger("bluegreen.events")
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,12 @@ Callback = Callable[[Event], None]
 def fan_out(*listeners: Callback | None) -> Callback:
     """One listener that passes each event to all of ``listeners``; a listener that
     raises is not allowed to stop the operation."""
-    active = [l for l in listeners if l is not None]
+    active = [listener for listener in listeners if listener is not None]
 
     def emit(event: Event) -> None:
         for listener in active:
             try:
                 listener(event)
-            except Exception:  # noqa: BLE001 - a renderer must never break a deploy
-                pass
+            except Exception:  # a renderer must never break a deploy
+                log.exception("event listener failed on %s", type(event).__name__)
     return emit

@@ -6,6 +6,7 @@ on failure; the operation lock is released on every path.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -16,15 +17,16 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from . import web
-from .config import Config, Host, other
-from .errors import (BluegreenError, Cancelled, HealthError, NotPromotable, NotRollbackable,
-                     RouterError, RouterMismatch, SmokeError, UsageError)
-from .events import Callback, Notice, OperationFinished, OperationStarted, StepFinished, StepStarted, fan_out
+from .config import Config, other
+from .errors import (BluegreenError, Cancelled, NotPromotable, RouterError, RouterMismatch, SmokeError, UsageError)
+from .events import Callback, Notice, OperationFinished, OperationStarted, fan_out
 from .hosts import HostRunner
 from .refs import validate_ref
 from .results import ColourStatus, DeployResult, HostStatus, RouterChange, Status, SwitchResult
 from .routers import Router, RouterState
 from .switching import Switcher
+
+log = logging.getLogger("bluegreen.pipeline")
 
 
 def short(sha: str | None) -> str:
@@ -56,8 +58,8 @@ class Pipeline:
         for part in (self.transport, self.store):
             try:
                 part.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
-                pass
+            except Exception:  # closing is best effort
+                log.debug("closing %s failed", type(part).__name__, exc_info=True)
 
     # ----------------------------------------------------------------- reading
     def public_colour(self) -> tuple[str | None, web.Answer]:
@@ -214,8 +216,8 @@ class Pipeline:
     def _finish_quietly(self, dep_id: int, status: str, error: str) -> None:
         try:
             self.store.finish_deployment(dep_id, status, error=error, promotable=False)
-        except Exception:  # noqa: BLE001 - the original error matters more
-            pass
+        except Exception:  # the original error matters more; recovery marks it later
+            log.warning("could not record deployment #%s as %s", dep_id, status, exc_info=True)
 
     def _cancelled(self, dep_id: int):
         def check() -> bool:

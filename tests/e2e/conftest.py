@@ -1,0 +1,62 @@
+"""A fresh sandbox per test, on addresses no other test file uses."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from deploy_core import config as config_mod
+from deploy_core.events import Event
+from deploy_core.pipeline import Pipeline
+from sandbox import Sandbox
+
+
+class Recorder(list):
+    """A pipeline listener that keeps every event."""
+
+    def __call__(self, event: Event) -> None:
+        self.append(event)
+
+    def of(self, kind):
+        return [e for e in self if isinstance(e, kind)]
+
+
+class Cycle:
+    """A started sandbox plus a pipeline over it; ``pipeline(**overrides)`` builds another."""
+
+    def __init__(self, sb: Sandbox):
+        self.sb = sb
+        self.env = {**os.environ, **sb.env}
+        self.config = config_mod.load(sb.config_path, self.env)
+        self.events = Recorder()
+        self._pipelines: list[Pipeline] = []
+        self.p = self.pipeline()
+
+    def pipeline(self, **sections) -> Pipeline:
+        cfg = self.config
+        for name, changes in sections.items():
+            cfg = dataclasses.replace(cfg, **{name: dataclasses.replace(getattr(cfg, name), **changes)})
+        p = Pipeline.from_config(cfg, self.env, listener=self.events)
+        self._pipelines.append(p)
+        return p
+
+    def live(self) -> str:
+        return self.sb.live_identity()
+
+    def close(self):
+        for p in self._pipelines:
+            p.close()
+
+
+@pytest.fixture
+def cycle(tmp_path):
+    sb = Sandbox(tmp_path / "sb", blue=("127.0.0.42", 8000), green=("127.0.0.43", 8000),
+                 public=("127.0.0.41", 8080), action_delay_s=0.1)
+    sb.start()
+    c = Cycle(sb)
+    try:
+        yield c
+    finally:
+        c.close()
+        sb.stop()
