@@ -1,0 +1,328 @@
+"""A stateful stand-in for the DigitalOcean API's reserved IP endpoints, over real HTTP.
+
+It answers with the real API's shapes and status codes, refuses what it does not
+know (unknown path: 404, unknown action type: 422), and moves a reserved IP only
+when its action completes, ``action_delay_s`` after the POST. A reserved IP given a
+``listen`` address is a local TCP ``Forwarder`` that follows the assignment.
+Fault knobs (``fail_next``, ``hang_next``, ``action_stuck``, ``fail_action``) let
+tests play a flaky API. ``requests`` records (method, path, status) answered; a
+hung request that was dropped is recorded with status 0.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .forwarder import Forwarder
+
+REGION = {"name": "New York 3", "slug": "nyc3", "available": True,
+          "features": ["private_networking", "metadata"], "sizes": ["s-1vcpu-1gb"]}
+ERROR_TEXT = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "Unable to authenticate you"),
+    404: ("not_found", "The resource you were accessing could not be found."),
+    422: ("unprocessable_entity", "The request could not be processed."),
+    429: ("too_many_requests", "API Rate limit exceeded."),
+    500: ("server_error", "Server was unable to give you a response."),
+}
+PENDING = "The reserved IP already has a pending event."
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Fault:
+    method: str
+    path: re.Pattern[str]
+    count: int
+    status: int = 0
+    retry_after: float | None = None
+    body: Any = None
+    hang_s: float = 0.0
+    take_effect: bool = False
+
+
+@dataclass
+class _Action:
+    id: int
+    ip: str
+    type: str                 # assign_ip | unassign_ip
+    droplet_id: int | None
+    due: float
+    status: str = "in-progress"
+    started_at: str = field(default_factory=_now)
+    completed_at: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "type": self.type,
+                "started_at": self.started_at, "completed_at": self.completed_at,
+                "resource_id": int(ipaddress.ip_address(self.ip)), "resource_type": "reserved_ip",
+                "region": REGION, "region_slug": "nyc3"}
+
+
+class DOStandIn:
+    """Droplets, reserved IPs and their actions, served on ``url``."""
+
+    def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0,
+                 action_delay_s: float = 0.3) -> None:
+        self.token = token
+        self.action_delay_s = action_delay_s
+        self.action_stuck = False
+        self.fail_action = False
+        self.requests: list[tuple[str, str, int]] = []
+        self.droplets: dict[int, dict[str, Any]] = {}
+        self.targets: dict[int, tuple[str, int]] = {}
+        self.assigned: dict[str, int | None] = {}
+        self.actions: dict[int, _Action] = {}
+        self.forwarders: list[Forwarder] = []
+        self._faults: list[_Fault] = []
+        self._next_action = 1_900_000_001
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._server.standin = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- setup, console, faults -------------------------------------------------------
+    def add_droplet(self, droplet_id: int, name: str, target: tuple[str, int]) -> None:
+        with self._lock:
+            self.targets[droplet_id] = target
+            self.droplets[droplet_id] = {
+                "id": droplet_id, "name": name, "memory": 1024, "vcpus": 1, "disk": 25,
+                "locked": False, "status": "active", "created_at": _now(), "tags": [],
+                "region": REGION, "features": [], "backup_ids": [], "snapshot_ids": [],
+                "networks": {"v4": [{"ip_address": target[0], "netmask": "255.255.255.0",
+                                     "gateway": "", "type": "public"}], "v6": []}}
+
+    def add_reserved_ip(self, ip: str, listen: tuple[str, int] | None,
+                        droplet_id: int | None) -> None:
+        with self._lock:
+            self.assigned[ip] = droplet_id
+        if listen is not None:
+            forwarder = Forwarder(listen, lambda: self.target_of(ip))
+            self.forwarders.append(forwarder)
+            if self._thread is not None:
+                forwarder.start()
+
+    def assign_now(self, ip: str, droplet_id: int | None) -> None:
+        """A change made in the DigitalOcean console: immediate, outside bluegreen."""
+        with self._lock:
+            if ip not in self.assigned:
+                raise KeyError(ip)
+            self.assigned[ip] = droplet_id
+
+    def target_of(self, ip: str) -> tuple[str, int] | None:
+        with self._lock:
+            self._advance()
+            droplet_id = self.assigned.get(ip)
+            return self.targets.get(droplet_id) if droplet_id is not None else None
+
+    def fail_next(self, method: str, path_regex: str, status: int, count: int = 1,
+                  retry_after: float | None = None, body: Any = None,
+                  take_effect: bool = False) -> None:
+        """Answer the next ``count`` matching requests with ``status``; with ``take_effect``
+        the request is carried out first (a 500 that hides a success)."""
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), count, status,
+                                       retry_after, body, take_effect=take_effect))
+
+    def hang_next(self, method: str, path_regex: str, seconds: float, count: int = 1,
+                  take_effect: bool = False) -> None:
+        """Hold the next matching requests ``seconds`` and drop them unanswered; with
+        ``take_effect`` the request is carried out before the silence."""
+        with self._lock:
+            self._faults.append(_Fault(method.upper(), re.compile(path_regex), count,
+                                       hang_s=seconds, take_effect=take_effect))
+
+    def start(self) -> DOStandIn:
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                         daemon=True, name="do-standin")
+        self._thread.start()
+        try:
+            for forwarder in self.forwarders:
+                forwarder.start()
+        except OSError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for forwarder in self.forwarders:
+            forwarder.stop()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=2)
+        self._server.server_close()
+
+    def __enter__(self) -> DOStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the API ------------------------------------------------------------------------
+    def _advance(self) -> None:
+        """Complete the actions whose time has come (lazily, on every look)."""
+        for action in self.actions.values():
+            if action.status != "in-progress" or action.due > time.monotonic() \
+                    or self.action_stuck:
+                continue
+            action.completed_at = _now()
+            if self.fail_action:
+                action.status = "errored"
+                continue
+            action.status = "completed"
+            self.assigned[action.ip] = action.droplet_id
+
+    def _pending(self, ip: str) -> _Action | None:
+        return next((a for a in self.actions.values()
+                     if a.ip == ip and a.status == "in-progress"), None)
+
+    def _reserved_ip(self, ip: str) -> dict[str, Any]:
+        droplet_id = self.assigned[ip]
+        return {"ip": ip, "region": REGION, "project_id": "4e4f1a6b-0000-4000-8000-000000000001",
+                "locked": self._pending(ip) is not None,
+                "droplet": self.droplets.get(droplet_id) if droplet_id is not None else None}
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        with self._lock:
+            self._advance()
+            return self._route(method, path, body)
+
+    def _route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        parts = path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "v2":
+            return error(404)
+        rest = parts[1:]
+        if method == "GET" and rest == ["reserved_ips"]:
+            ips = [self._reserved_ip(ip) for ip in self.assigned]
+            return 200, {"reserved_ips": ips, "links": {}, "meta": {"total": len(ips)}}
+        if rest[0] == "reserved_ips" and len(rest) >= 2:
+            ip = rest[1]
+            if ip not in self.assigned:
+                return error(404)
+            if method == "GET" and len(rest) == 2:
+                return 200, {"reserved_ip": self._reserved_ip(ip)}
+            if len(rest) == 3 and rest[2] == "actions":
+                if method == "POST":
+                    return self._post_action(ip, body)
+                if method == "GET":
+                    listed = [a.json() for a in self.actions.values() if a.ip == ip]
+                    return 200, {"actions": listed, "links": {}, "meta": {"total": len(listed)}}
+            if method == "GET" and len(rest) == 4 and rest[2] == "actions":
+                action = self.actions.get(_int(rest[3]))
+                if action is not None and action.ip == ip:
+                    return 200, {"action": action.json()}
+            return error(404)
+        if method == "GET" and len(rest) == 2 and rest[0] == "actions":
+            action = self.actions.get(_int(rest[1]))
+            return (200, {"action": action.json()}) if action else error(404)
+        if method == "GET" and len(rest) == 2 and rest[0] == "droplets":
+            droplet = self.droplets.get(_int(rest[1]))
+            return (200, {"droplet": droplet}) if droplet else error(404)
+        return error(404)
+
+    def _post_action(self, ip: str, body: bytes) -> tuple[int, Any]:
+        try:
+            request = json.loads(body or b"null")
+        except ValueError:
+            return error(400, "The request body is not valid JSON.")
+        if not isinstance(request, dict):
+            return error(400, "The request body must be a JSON object.")
+        kind = request.get("type")
+        if kind not in ("assign", "unassign"):
+            return error(422, f"Unknown action type {kind!r}: must be assign or unassign.")
+        droplet_id = request.get("droplet_id")
+        if kind == "assign":
+            if not isinstance(droplet_id, int) or isinstance(droplet_id, bool):
+                return error(422, "droplet_id is required and must be an integer.")
+            if droplet_id not in self.droplets:
+                return error(404)
+        if self._pending(ip) is not None:
+            return error(422, PENDING)
+        action = _Action(self._next_action, ip, f"{kind}_ip",
+                         droplet_id if kind == "assign" else None,
+                         due=time.monotonic() + self.action_delay_s)
+        self._next_action += 1
+        self.actions[action.id] = action
+        return 201, {"action": action.json()}
+
+    def take_fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method == method and fault.count > 0 and fault.path.search(path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+
+def error(status: int, message: str | None = None) -> tuple[int, dict[str, str]]:
+    ident, text = ERROR_TEXT.get(status, ("server_error" if status >= 500 else "error",
+                                          "Server was unable to give you a response."))
+    return status, {"id": ident, "message": message or text,
+                    "request_id": "b2b5a2f3-0000-4000-8000-00000000feed"}
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else -1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "cloudflare"   # what api.digitalocean.com says it is
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _any(self) -> None:
+        standin: DOStandIn = self.server.standin  # type: ignore[attr-defined]
+        path = self.path.split("?", 1)[0]
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        fault = standin.take_fault(self.command, path)
+        auth_ok = self.headers.get("Authorization") == f"Bearer {standin.token}"
+        effect: tuple[int, Any] | None = None
+        if fault is None or fault.take_effect:
+            effect = standin.handle(self.command, path, body) if auth_ok else error(401)
+        if fault is not None and fault.hang_s:
+            standin.requests.append((self.command, path, 0))
+            standin._stopping.wait(fault.hang_s)
+            self.close_connection = True
+            return
+        headers: dict[str, str] = {}
+        if fault is not None:
+            status, payload = fault.status, fault.body or error(fault.status)[1]
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+        else:
+            assert effect is not None
+            status, payload = effect
+        standin.requests.append((self.command, path, status))
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in {"ratelimit-limit": "5000", "ratelimit-remaining": "4999",
+                            "ratelimit-reset": str(int(time.time()) + 60), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
