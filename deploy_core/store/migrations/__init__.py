@@ -1,0 +1,1 @@
+"""Alembic migrations of the bot state (a package so installers ship it)."""
