@@ -24,6 +24,7 @@ from .hosts import HostRunner
 from .refs import validate_ref
 from .results import ColourStatus, DeployResult, HostStatus, RouterChange, Status, SwitchResult
 from .routers import Router, RouterState
+from .store.errors import LockLost
 from .switching import Switcher
 
 log = logging.getLogger("bluegreen.pipeline")
@@ -133,8 +134,7 @@ class Pipeline:
         lease = self.store.acquire_operation(kind, actor, self.config.deploy.lease_s, reason=reason)
         try:
             for rec in lease.recovered:
-                emit(Notice(f"{rec.kind} #{rec.id} by {rec.holder} was interrupted (its process "
-                            f"died); it is marked interrupted and its lock released", level="warning"))
+                emit(Notice(interrupted_text(rec), level="warning"))
             lease.start_renewing()
             yield lease
         finally:
@@ -160,51 +160,34 @@ class Pipeline:
         colour, sha, dep_id = "", None, None
         try:
             with self._lease("deploy", actor, f"deploy {ref}", emit) as lease:
-                live, _ = self.live_colour(emit)
-                colour = other(live)
-                replaces = self.store.colour_state(colour)
-                replaced_sha = replaces.sha if replaces else None
-                dep_id = self.store.create_deployment(colour, ref, actor, replaced_sha)
-                lease.attach(deployment_id=dep_id)
-                emit(OperationStarted(kind="deploy", colour=colour, actor=actor, ref=ref,
-                                      replaces=replaced_sha, op_id=dep_id))
-                if replaced_sha:
-                    emit(Notice(f"{colour} runs {short(replaced_sha)}, the release that was live "
-                                f"before; this deploy replaces it (it is the rollback target)",
-                                level="warning", op_id=dep_id))
-                runner = HostRunner(self, dep_id, colour, ref, emit, self._cancelled(dep_id))
-                hosts = self.config.colours[colour].hosts
-                runner.fetch(hosts)
-                sha = runner.resolve(hosts[0])
-                self.store.set_deployment_sha(dep_id, sha)
-                self.store.set_colour(colour, None, dep_id)
-                self._pause("deploy:steps")
-                runner.steps(hosts, sha)
-                self._pause("deploy:health")
-                runner.wait_healthy(hosts)
-                self.store.set_colour(colour, sha, dep_id)
-                self._pause("deploy:smoke")
-                smoke_error = runner.smoke(hosts)
-                if smoke_error:
-                    self.store.finish_deployment(dep_id, "failed", error=smoke_error,
-                                                 smoke_ok=False, promotable=False)
-                    raise SmokeError(f"smoke test failed on {colour}: {smoke_error}. "
-                                     f"{colour} runs {short(sha)} but is not promotable "
-                                     f"(promote --force would waive this)")
-                self.store.finish_deployment(dep_id, "succeeded", smoke_ok=True, promotable=True)
+                try:
+                    live, _ = self.live_colour(emit)
+                    colour = other(live)
+                    replaces = self.store.colour_state(colour)
+                    replaced_sha = replaces.sha if replaces else None
+                    dep_id = self.store.create_deployment(colour, ref, actor, replaced_sha)
+                    lease.attach(deployment_id=dep_id)
+                    sha = self._deploy(lease, dep_id, colour, ref, actor, replaced_sha, emit)
+                except (BluegreenError, KeyboardInterrupt) as exc:
+                    # record the outcome while the lock is still ours, so no other
+                    # process can take the failure for a dead owner's operation
+                    if dep_id is not None and not isinstance(exc, SmokeError):
+                        status = "failed" if isinstance(exc, BluegreenError) and \
+                            not isinstance(exc, Cancelled) else "cancelled"
+                        self._finish_quietly(dep_id, status, str(exc) or "cancelled by Ctrl-C")
+                    raise
+            hosts = self.config.colours[colour].hosts
             result = DeployResult(dep_id, colour, ref, sha, replaced_sha, True,
                                   tuple(h.url for h in hosts))
             emit(OperationFinished(kind="deploy", ok=True, colour=colour, sha=sha, op_id=dep_id,
                                    elapsed=time.monotonic() - started,
-                                   message=f"{ref} @ {short(sha)} is on {colour}, healthy and smoke-tested: ready to promote",
+                                   message=f"{ref} @ {short(sha)} is on {colour}, healthy and "
+                                           f"smoke-tested: ready to promote",
                                    data={"replaced_sha": replaced_sha,
                                          "host_urls": list(result.host_urls)}))
             return result
         except (BluegreenError, KeyboardInterrupt) as exc:
             error = exc if isinstance(exc, BluegreenError) else Cancelled("cancelled by Ctrl-C")
-            if dep_id is not None and not isinstance(error, SmokeError):
-                status = "cancelled" if isinstance(error, Cancelled) else "failed"
-                self._finish_quietly(dep_id, status, str(error))
             emit(OperationFinished(kind="deploy", ok=False, colour=colour, sha=sha, op_id=dep_id,
                                    elapsed=time.monotonic() - started, message=str(error),
                                    error=str(error), error_type=type(error).__name__,
@@ -213,14 +196,48 @@ class Pipeline:
                 raise
             raise error from None
 
+    def _deploy(self, lease, dep_id: int, colour: str, ref: str, actor: str,
+                replaced_sha: str | None, emit: Callback) -> str:
+        """The runbook of one deploy, under the operation lock."""
+        emit(OperationStarted(kind="deploy", colour=colour, actor=actor, ref=ref,
+                              replaces=replaced_sha, op_id=dep_id))
+        if replaced_sha:
+            emit(Notice(f"{colour} runs {short(replaced_sha)}, the release that was live "
+                        f"before; this deploy replaces it (it is the rollback target)",
+                        level="warning", op_id=dep_id))
+        runner = HostRunner(self, dep_id, colour, ref, emit, self._cancelled(dep_id, lease))
+        hosts = self.config.colours[colour].hosts
+        runner.fetch(hosts)
+        sha = runner.resolve(hosts[0])
+        self.store.set_deployment_sha(dep_id, sha)
+        self.store.set_colour(colour, None, dep_id)
+        self._pause("deploy:steps")
+        runner.steps(hosts, sha)
+        self._pause("deploy:health")
+        runner.wait_healthy(hosts)
+        self.store.set_colour(colour, sha, dep_id)
+        self._pause("deploy:smoke")
+        smoke_error = runner.smoke(hosts)
+        if smoke_error:
+            self.store.finish_deployment(dep_id, "failed", error=smoke_error,
+                                         smoke_ok=False, promotable=False)
+            raise SmokeError(f"smoke test failed on {colour}: {smoke_error}. "
+                             f"{colour} runs {short(sha)} but is not promotable "
+                             f"(promote --force would waive this)")
+        self.store.finish_deployment(dep_id, "succeeded", smoke_ok=True, promotable=True)
+        return sha
+
     def _finish_quietly(self, dep_id: int, status: str, error: str) -> None:
         try:
             self.store.finish_deployment(dep_id, status, error=error, promotable=False)
         except Exception:  # the original error matters more; recovery marks it later
             log.warning("could not record deployment #%s as %s", dep_id, status, exc_info=True)
 
-    def _cancelled(self, dep_id: int):
+    def _cancelled(self, dep_id: int, lease):
         def check() -> bool:
+            if lease.lost:
+                raise LockLost(f"deploy #{dep_id} lost its operation lock (its lease expired): "
+                               f"stopping before the next step")
             return self._cancel.is_set() or self.store.cancel_requested(dep_id)
         return check
 
@@ -281,8 +298,7 @@ class Pipeline:
         emit = fan_out(self.listener, listener)
         recovered = self.store.recover()
         for rec in recovered:
-            emit(Notice(f"{rec.kind} #{rec.id} by {rec.holder} was interrupted (its process died); "
-                        f"marked interrupted, lock released", level="warning"))
+            emit(Notice(interrupted_text(rec), level="warning"))
         return recovered
 
     def observe_router(self) -> RouterChange | None:
@@ -303,6 +319,13 @@ class Pipeline:
     def check(self):
         from .checks import run_checks
         return run_checks(self)
+
+
+def interrupted_text(rec) -> str:
+    what = f"{rec.kind} #{rec.id}" if rec.id is not None else f"a {rec.kind}"
+    where = f" on {rec.colour}" if getattr(rec, "colour", None) else ""
+    return (f"{what}{where} by {rec.holder} was interrupted (its process died): "
+            f"marked interrupted, its lock released")
 
 
 def utcnow() -> datetime:
