@@ -25,7 +25,7 @@ def _read_version() -> str:
 
 def _read_sha() -> str:
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,  # nosec B607
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,  # noqa: S607 # nosec B607
                               capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""
