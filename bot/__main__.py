@@ -1,0 +1,53 @@
+"""``python -m bot``: Socket Mode when $SLACK_APP_TOKEN is set, else HTTP under gunicorn.
+
+    python -m bot [--mode auto|socket|http] [--config PATH] [--host 127.0.0.1] [--port $PORT]
+
+Exit 2 when the configuration or the environment is incomplete, saying what is missing."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from deploy_core.config import load
+from deploy_core.errors import BluegreenError, UsageError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("auto", "socket", "http"), default="auto",
+                        help="auto: Socket Mode when $SLACK_APP_TOKEN is set")
+    parser.add_argument("--config", help="bluegreen.toml (default $BLUEGREEN_CONFIG, ./bluegreen.toml)")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode listen address")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads (HTTP mode)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = os.environ
+    socket = args.mode == "socket" or (args.mode == "auto" and bool(env.get("SLACK_APP_TOKEN")))
+    try:
+        if socket and not env.get("SLACK_APP_TOKEN"):
+            raise UsageError("SLACK_APP_TOKEN is not set: Socket Mode needs the app-level "
+                             "token (xapp-…)")
+        config = load(args.config, env)
+        from .app import create_app, start_background, web_client
+        app = create_app(config, env, socket_mode=socket)
+    except BluegreenError as exc:
+        print(f"bluegreen bot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if socket:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        start_background(app)
+        SocketModeHandler(app, env["SLACK_APP_TOKEN"], web_client=web_client(env)).start()
+        return 0
+    # HTTP: one gunicorn worker (the background watcher lives in it), threads for requests.
+    os.environ["BLUEGREEN_CONFIG"] = str(config.path)
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--workers", "1",  # noqa: S606
+                               "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}",
+                               "--access-logfile", "-", "bot.wsgi:app"])
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

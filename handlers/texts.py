@@ -1,0 +1,329 @@
+"""Every word the bot says to people, in one place (blocks.py arranges them)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from deploy_core import errors
+
+_ACTOR = re.compile(r"^(?P<name>.*) \((?P<id>[UW][A-Z0-9]+)\)$")
+_MENTION = re.compile(r"\b([\w.-]+) \(([UW][A-Z0-9]{6,})\)")   # an actor inside a message
+COLOUR_DOT = {"blue": "🔵", "green": "🟢"}
+STEP_ICON = {"running": "⏳", "ok": "✅", "failed": "❌"}
+KIND = {"deploy": "Deploy", "promote": "Promote", "rollback": "Rollback"}
+
+
+def actor(user_id: str, user_name: str | None) -> str:
+    """How a Slack user is recorded by the pipeline: readable in the CLI too."""
+    return f"{user_name} ({user_id})" if user_name else user_id
+
+
+def who(name: str | None) -> str:
+    """An actor as Slack shows it: a mention when we know the user ID."""
+    if not name:
+        return "someone"
+    m = _ACTOR.match(name)
+    if m:
+        return f"<@{m['id']}>"
+    if re.fullmatch(r"[UW][A-Z0-9]{6,}", name):
+        return f"<@{name}>"
+    return name
+
+
+def short(sha: str | None) -> str:
+    return sha[:7] if sha else "—"
+
+
+def seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def when(t: datetime | None) -> str:
+    if t is None:
+        return "—"
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return f"{t.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def ago(t: datetime, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    minutes = int((now - t).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    return f"{minutes // 60} h {minutes % 60:02d} min ago"
+
+
+def colour(name: str | None) -> str:
+    return f"{COLOUR_DOT.get(name or '', '⚪')} {name}" if name else "⚪ none"
+
+
+def mrkdwn_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code_block(lines: Iterable[str], limit: int = 2800) -> str:
+    text = "\n".join(lines).replace("```", "ʼʼʼ")
+    if len(text) > limit:
+        text = "…" + text[-limit:]
+    return f"```{mrkdwn_escape(text)}```" if text else "_(no output)_"
+
+
+# --- help, refusals and pointers --------------------------------------------------------
+
+HELP = """*bluegreen* deploys to the idle colour, tests it, and switches traffic when you say so.
+• `/deploy REF` — deploy a branch, tag or sha to the idle colour, then health and smoke tests
+• `/promote` — switch traffic to the idle colour (`/promote force` waives a failed smoke test; \
+`/promote to green` when no colour is live)
+• `/rollback` — switch back to the colour that was live before
+• `/deploy status` — live and idle colour, their releases, health, lock (works in any channel)
+• `/deploy cancel` — stop a running deploy after its current step
+• `/deploy discard` — mark the idle colour's release as not to be promoted
+• `/deploy lock REASON` · `/deploy unlock` — hold all deploys and switches
+• `/deploy history` · `/deploy log ID` — what happened, and a deploy's full output"""
+
+
+def not_deployer(deployers: Iterable[str]) -> str:
+    names = [f"<@{u}>" for u in deployers]
+    if not names:
+        return "Nobody may deploy from Slack yet: add user IDs to `[slack].deployers` in bluegreen.toml."
+    return (f"Only {_join(names)} may deploy, promote, roll back, lock and unlock. "
+            "Ask one of them — `/deploy status` works for everyone.")
+
+
+def wrong_channel(channel: str) -> str:
+    return (f"Deploys happen in <#{channel}>, where everyone can follow them: run this there. "
+            "(`/deploy status` works anywhere.)")
+
+
+def busy() -> str:
+    return "The bot is busy with other requests right now; try again in a moment."
+
+
+def pressed_already(holder: str) -> str:
+    return f"{who(holder)} pressed this a moment ago; it is being handled."
+
+
+def usage_error(message: str) -> str:
+    return f"⚠️ {message}\nSee `/deploy help`."
+
+
+def stale(reason: str) -> str:
+    return f"This button is out of date, so it did nothing: {reason}"
+
+
+def retired_stale(reason: str) -> str:
+    return f"Out of date: {reason}"
+
+
+def stale_already_live(dep_id: int, colour_name: str) -> str:
+    return f"deploy #{dep_id} is already live on {colour_name}"
+
+
+def stale_nothing_live() -> str:
+    return "no colour is live, so there is no idle colour (use `/promote to COLOUR`)"
+
+
+def stale_newer_deploy(dep_id: int, idle: str, latest: Any) -> str:
+    now = f"#{latest.id} ({latest.ref}, {latest.status})" if latest else "none"
+    return f"{idle}'s latest deploy is {now} now, not #{dep_id}"
+
+
+def stale_not_promotable(dep_id: int, note: str | None) -> str:
+    return f"deploy #{dep_id} is no longer promotable" + (f" ({note})" if note else "")
+
+
+def stale_colour_changed(dep_id: int, idle: str) -> str:
+    return f"{idle} has changed since deploy #{dep_id}"
+
+
+def stale_switch(switch_id: int, latest: Any) -> str:
+    if latest is not None and latest.id == switch_id:
+        return f"{latest.kind} #{latest.id} {latest.status}"
+    now = f"{latest.kind} #{latest.id} to {latest.colour}" if latest else "none"
+    return f"a later switch happened since ({now})"
+
+
+def stale_hold() -> str:
+    return "that hold has been lifted already"
+
+
+# --- operation messages ------------------------------------------------------------------
+
+def requested(kind: str, by: str, ref: str | None = None, forced: bool = False) -> str:
+    what = {"deploy": f"Deploy of `{ref}`", "promote": "Promote", "rollback": "Rollback"}[kind]
+    return f"{what}{' (forced)' if forced else ''} requested by {who(by)}…"
+
+
+def operation_title(kind: str, colour_name: str | None, ref: str | None,
+                    from_colour: str | None, forced: bool) -> str:
+    to = colour(colour_name) if colour_name else "…"
+    if kind == "deploy":
+        return f"*🚀 Deploy `{ref}` → {to}*"
+    verb = "Promote" if kind == "promote" else "Rollback"
+    frm = f"{colour(from_colour)} → " if from_colour else ""
+    return f"*{'🔀' if kind == 'promote' else '↩️'} {verb}{' (FORCED)' if forced else ''}: {frm}{to}*"
+
+
+def started_by(by: str, replaces: str | None, colour_name: str | None) -> str:
+    text = f"by {who(by)}"
+    if replaces:
+        text += f" · replaces {short(replaces)} on {colour_name} (the rollback target)"
+    return text
+
+
+def step_line(icon: str, name: str, host: str | None, elapsed: float, detail: str) -> str:
+    where = f" · {host}" if host else ""
+    tail = f" — {mrkdwn_escape(detail[:200])}" if detail else ""
+    return f"{icon} {mrkdwn_escape(name[:120])}{where} · {seconds(elapsed)}{tail}"
+
+
+def deploy_ready(ref: str, sha: str, colour_name: str, elapsed: float) -> str:
+    return (f"✅ `{ref}` @ `{short(sha)}` is on {colour(colour_name)}, healthy and smoke-tested "
+            f"in {seconds(elapsed)}: *ready to promote*.")
+
+
+def replaced_release(sha: str | None, colour_name: str) -> str:
+    if not sha:
+        return f"{colour_name} ran no bluegreen release before."
+    return f"This replaced `{short(sha)}` on {colour_name}, the release that was live before."
+
+
+def try_it(urls: Iterable[str]) -> str:
+    links = " · ".join(f"<{u}|{u.split('://', 1)[-1]}>" for u in urls)
+    return f"Try it before it goes live: {links}"
+
+
+def switched(kind: str, to: str, to_sha: str | None, frm: str | None, from_sha: str | None,
+             elapsed: float, forced: bool) -> str:
+    verb = "is live" if kind == "promote" else "is live again"
+    was = f" (was {colour(frm)} @ `{short(from_sha)}`)" if frm else ""
+    force = " ⚠️ *forced*: the smoke-test requirement was waived." if forced else ""
+    return f"✅ {colour(to)} @ `{short(to_sha)}` {verb}{was}, verified through the public URL, " \
+           f"in {seconds(elapsed)}.{force}"
+
+
+def failed(kind: str, message: str, ref: str | None = None, sha: str | None = None,
+           colour_name: str | None = None, cancelled: bool = False) -> str:
+    """``message`` is already readable mrkdwn (see error_text)."""
+    what = KIND.get(kind, kind)
+    if ref:
+        what += f" of `{ref}`" + (f" @ `{short(sha)}`" if sha else "")
+    if colour_name:
+        what += f" to {colour(colour_name)}"
+    if cancelled:
+        return f"✋ *{what} cancelled.* {message}"
+    return f"❌ *{what} failed.* {message}"
+
+
+def refused(kind: str, message: str, ref: str | None = None) -> str:
+    what = KIND.get(kind, kind) + (f" of `{ref}`" if ref else "")
+    return f"🚫 *{what} refused.* {message}"
+
+
+def acted(verb: str, by: str) -> str:
+    return f"{verb} by {who(by)}."
+
+
+def release_notes_title(app: str, colour_name: str, sha: str | None) -> str:
+    return f"📦 Release notes: {app} {colour_name} @ {short(sha)} is live"
+
+
+def release_notes(commits: Iterable[Any]) -> str:
+    lines = [f"• `{c.short}` {mrkdwn_escape(c.subject[:150])} — {mrkdwn_escape(c.author)}"
+             for c in commits]
+    if not lines:
+        return "No new commits since the release that was live before."
+    if len(lines) > 30:
+        lines = lines[:30] + [f"… and {len(lines) - 30} more"]
+    return "\n".join(lines)
+
+
+def error_text(exc: BaseException) -> str:
+    """A readable sentence for any failure; never a traceback or a token."""
+    if isinstance(exc, errors.LockHeld):
+        return lock_line(exc.lock)
+    if isinstance(exc, errors.BluegreenError):
+        return _MENTION.sub(r"<@\2>", mrkdwn_escape(slackify(str(exc))))
+    return f"an unexpected {type(exc).__name__} happened in the bot; the bot's log has the details"
+
+
+def lock_line(lock: Any) -> str:
+    what = "holds deploys" if lock.kind == "hold" else "is running an operation"
+    return (f"🔒 {who(lock.holder)} {what} since {when(lock.since)} ({ago(lock.since)}): "
+            f"{mrkdwn_escape(lock.reason)}")
+
+
+def slackify(message: str) -> str:
+    """The pipeline speaks CLI; say the Slack way of doing the same."""
+    for cli, slack in (("promote --to blue|green", "`/promote to blue|green`"),
+                       ("`promote --to COLOUR`", "`/promote to COLOUR`"),
+                       ("promote --to COLOUR", "`/promote to COLOUR`"),
+                       ("promote --force", "`/promote force`"), ("--force", "`/promote force`")):
+        message = message.replace(cli, slack)
+    return message
+
+
+# --- status, history, log, topic, announcements ---------------------------------------
+
+def topic(live: str | None, live_sha: str | None, idle: str | None, idle_sha: str | None,
+          router: str = "ok") -> str:
+    if live is None:
+        return f"⚠️ no colour is live (router: {router}) · blue/green: use /promote to COLOUR"
+    dot = COLOUR_DOT.get(live, "🟢")
+    return f"{dot} live: {live} @ {short(live_sha)} · idle: {idle} @ {short(idle_sha)}"
+
+
+def outside_switch(frm: str | None, to: str | None, detail: str) -> str:
+    if to is None:
+        return (f"⚠️ Traffic changed outside bluegreen: no colour is live any more "
+                f"(was {frm}). {mrkdwn_escape(detail)}")
+    return (f"⚠️ Traffic was switched outside bluegreen (e.g. in the DigitalOcean console): "
+            f"{colour(to)} is live now (was {colour(frm)}). Rollback will refuse until a "
+            f"switch is made here; `/promote to COLOUR` chooses explicitly.")
+
+
+def switched_elsewhere(kind: str, by: str, to: str) -> str:
+    return f"🔀 {who(by)} ran {kind} from the command line: {colour(to)} is live now."
+
+
+def lock_reminder(holder: str, reason: str, since: datetime) -> str:
+    return (f"⏰ Reminder: {who(holder)} has held deploys since {when(since)} ({ago(since)}): "
+            f"_{mrkdwn_escape(reason)}_. Unlock when done.")
+
+
+def interrupted(kind: str, op_id: int | None, holder: str, colour_name: str | None,
+                since: datetime) -> str:
+    what = f"{KIND.get(kind, kind)} #{op_id}" if op_id else KIND.get(kind, kind)
+    where = f" to {colour_name}" if colour_name else ""
+    return (f"⚠️ {what}{where} by {who(holder)}, started {when(since)}, was interrupted: the bot "
+            f"stopped while it ran. It is marked interrupted and its lock released; "
+            f"{'deploy again before promoting.' if kind == 'deploy' else 'check `/deploy status`.'}")
+
+
+def locked(holder: str, reason: str) -> str:
+    return f"🔒 {who(holder)} locked deploys: _{mrkdwn_escape(reason)}_. `/deploy unlock` lifts it."
+
+
+def unlocked(by: str, lock: Any) -> str:
+    if lock is None:
+        return f"🔓 Nothing was locked (checked by {who(by)})."
+    return f"🔓 {who(by)} unlocked deploys (held by {who(lock.holder)} since {when(lock.since)})."
+
+
+def cancelled(by: str, dep_id: int | None) -> str:
+    if dep_id is None:
+        return "No deploy is running: nothing to cancel."
+    return f"✋ {who(by)} asked deploy #{dep_id} to stop after its current step."
+
+
+def discarded(by: str, dep: Any) -> str:
+    return (f"🗑️ {who(by)} discarded deploy #{dep.id} (`{dep.ref}` @ `{short(dep.sha)}` on "
+            f"{dep.colour}): it will not be promoted.")
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,46 @@
+"""The Slack side of `bluegreen demo`: the real App driven by signed requests,
+printed as Slack shows it; scripted and interactive."""
+from __future__ import annotations
+
+import io
+import os
+
+from deploy_core import config as config_mod
+from sandbox.slack_demo import run_interactive, run_scripted
+
+from .test_cycle import sandbox  # noqa: F401 - fixture
+
+
+def load(sb):
+    env = {**os.environ, **sb.env}
+    return config_mod.load(sb.config_path, env), env
+
+
+def test_scripted_demo_shows_the_whole_conversation(sandbox):  # noqa: F811
+    sandbox.add_commit("Faster checkout", {"speed.txt": "fast\n"})
+    config, env = load(sandbox)
+    out = io.StringIO()
+    assert run_scripted(config, env, out=out, progress_interval=0.2) == 0
+    shown = out.getvalue()
+    for line in ["alice> /deploy status", "shop: blue-green status", "alice> /deploy main",
+                 "ready to promote", "[1: Promote]  [2: Discard]", "alice clicks [Promote]",
+                 "Promote this release?", "#deploys topic is now: 🟢 live: green @",
+                 "Release notes: shop green @", "Faster checkout — Ada Lovelace",
+                 "alice clicks [Rollback]", "is live again",
+                 "The channel topic reads: 🔵 live: blue @ — · idle: green @"]:
+        assert line in shown, f"{line!r} missing from:\n{shown}"
+    assert "Traceback" not in shown
+
+
+def test_interactive_demo_takes_typed_commands_and_clicks(sandbox):  # noqa: F811
+    config, env = load(sandbox)
+    typed = iter(["/deploy main", "buttons", "press 1", "n", "press 1", "y", "/deploy history",
+                  "press 9", "quit"])
+    out = io.StringIO()
+    assert run_interactive(config, env, out=out, input=lambda prompt: next(typed),
+                           progress_interval=0.2) == 0
+    shown = out.getvalue()
+    assert "1: [Promote]" in shown and "2: [Discard]" in shown
+    assert "alice clicks [Not yet]: nothing happens" in shown
+    assert "is live (was 🔵 blue" in shown
+    assert "History (newest first)" in shown and "there is no button 9" in shown
