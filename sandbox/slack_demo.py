@@ -232,22 +232,36 @@ def run_slack_demo(sandbox: Any, env: Mapping[str, str], console: Any, *,
                    interactive: bool = False, progress_interval: float = 1.0) -> int:
     """`bluegreen demo [--interactive]` on a started sandbox, in Slack: the scripted cycle
     (or a prompt) while a background load through the reserved IP counts failed requests."""
-    import time
 
     from deploy_core import config as config_mod
+    from deploy_core.events import OperationFinished
+    from deploy_core.pipeline import Pipeline
 
     from .demo import report
     from .load import Load
     cfg = config_mod.load(sandbox.config_path, env)
+    timings: dict[str, float] = {}
+    outcomes: dict[str, bool] = {}
+
+    def measure(event: object) -> None:
+        if isinstance(event, OperationFinished):
+            timings[event.kind] = event.elapsed
+            outcomes[event.kind] = event.ok
+    pipeline = Pipeline.from_config(cfg, env, listener=measure)
     load = Load(sandbox.public_url + "/hostname", workers=2, interval=0.02, max_seconds=3600)
     load.start()
-    t0 = time.monotonic()
     try:
         if interactive:
-            code = run_interactive(cfg, env, out=console, progress_interval=progress_interval)
+            code = run_interactive(cfg, env, out=console, pipeline=pipeline,
+                                   progress_interval=progress_interval)
         else:
-            code = run_scripted(cfg, env, out=console, progress_interval=progress_interval)
+            code = run_scripted(cfg, env, out=console, pipeline=pipeline,
+                                progress_interval=progress_interval)
     finally:
         stats = load.stop()
-    return report(console, {"cycle": time.monotonic() - t0}, stats, ok=code == 0) if not \
-        interactive else code
+        pipeline.close()
+    if interactive:
+        report(console, timings, stats)
+        return code
+    cycle_ok = code == 0 and all(outcomes.get(k) for k in ("deploy", "promote", "rollback"))
+    return report(console, timings, stats, ok=cycle_ok)
