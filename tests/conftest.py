@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.support.sshd",
     "tests.support.nginx",
     "tests.support.postgres",
+    "tests.support.fleet",
 ]
 
 
