@@ -17,7 +17,8 @@ import urllib.request
 def main(argv: list[str]) -> int:
     hosts_file, colour, sha = argv[1], argv[2], argv[3]
     timeout = float(argv[4]) if len(argv) > 4 else 20.0
-    url = json.load(open(hosts_file, encoding="utf-8"))[colour]
+    with open(hosts_file, encoding="utf-8") as f:
+        url = json.load(f)[colour]
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:

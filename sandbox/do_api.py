@@ -39,6 +39,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """A threaded server that takes bursts of connections (the default backlog is 5)."""
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class _Fault:
     method: str
@@ -88,7 +94,7 @@ class DOStandIn:
         self._next_action = 1_900_000_001
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server = _HTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.standin = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None

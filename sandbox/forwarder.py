@@ -7,11 +7,16 @@ under live traffic. No backend, or one that refuses, closes the connection.
 from __future__ import annotations
 
 import selectors
+import errno
 import socket
 import threading
+import time
 from typing import Callable
 
 Address = tuple[str, int]
+
+
+_TRANSIENT = {errno.ECONNABORTED, errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class Forwarder:
@@ -83,9 +88,12 @@ class Forwarder:
                     client, _ = self._server.accept()
                 except TimeoutError:
                     continue
-                except OSError:
+                except OSError as exc:
                     if self._stopping.is_set():
                         return
+                    if exc.errno in _TRANSIENT:   # a burst or a client that gave up: keep serving
+                        time.sleep(0.05)
+                        continue
                     raise
                 self._serve(client)
         except Exception:

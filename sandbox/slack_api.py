@@ -23,6 +23,12 @@ METHODS = ("auth.test", "chat.postMessage", "chat.update", "chat.postEphemeral",
            "conversations.setTopic", "conversations.info", "apps.connections.open")
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """A threaded server that takes bursts of connections (the default backlog is 5)."""
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class Message:
     channel: str
@@ -73,7 +79,7 @@ class SlackAPI:
         self._faults: dict[str, list[tuple[int, int]]] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _HTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
