@@ -10,9 +10,10 @@ import getpass
 import json
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from . import config as config_mod
 from .errors import BluegreenError, UsageError
@@ -23,10 +24,24 @@ COMMANDS = ("status", "deploy", "cancel", "discard", "promote", "rollback", "loc
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with a short hint, like argparse
+    def error(self, message: str) -> NoReturn:  # exit 2 with a short hint, like argparse
         self.print_usage(sys.stderr)
         print(f"bluegreen: error: {message}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def _whole_number(low: int, high: int):
+    """An argparse type: a whole number from ``low`` to ``high`` (a database id or a count),
+    refused with exit 2 otherwise rather than failing later in the database."""
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+    return number
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,9 +65,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("unlock", help="release the hold")
     h = sub.add_parser("history", help="recent deploys and switches")
     h.add_argument("--json", action="store_true")
-    h.add_argument("--limit", type=int, default=20)
+    h.add_argument("--limit", type=_whole_number(1, 1000), default=20)
     lg = sub.add_parser("log", help="the full output of a deploy's steps")
-    lg.add_argument("id", type=int)
+    lg.add_argument("id", type=_whole_number(1, 2**63 - 1))
     sub.add_parser("check", help="config, SSH reach and host keys, router, health routes, Slack token")
     dm = sub.add_parser("demo", help="the whole cycle on a local sandbox, no accounts needed")
     dm.add_argument("--interactive", action="store_true", help="type the slash commands yourself")
@@ -80,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config_mod.load(args.config)
     except UsageError as exc:
-        err.print(f"[red]bluegreen: {exc}[/red]", markup=True, highlight=False)
+        err.print(f"[red]bluegreen: {escape(str(exc))}[/red]", markup=True, highlight=False)
         return exc.exit_code
     from .pipeline import Pipeline
     printer = Printer(err, verbose=args.verbose)
@@ -90,10 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, pipeline, out, printer)
     except BluegreenError as exc:
         printer.stop()
-        err.print(f"[red]✗ {exc}[/red]", markup=True, highlight=False)
+        err.print(f"[red]✗ {escape(str(exc))}[/red]", markup=True, highlight=False)
         fix = getattr(exc, "known_hosts_line", "")
         if fix:
-            err.print(f"  once verified, add to known_hosts:\n    {fix}", highlight=False)
+            err.print(f"  once verified, add to known_hosts:\n    {escape(fix)}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         printer.stop()
@@ -118,7 +133,8 @@ def _run(args, p, out: Console, printer: Printer) -> int:
     if cmd == "deploy":
         result = p.deploy(args.ref, who)
         out.print(f"[green]✔[/green] {result.ref} @ {result.sha[:7]} is on {result.colour}; "
-                  f"try it at {', '.join(result.host_urls)}, then `bluegreen promote`", highlight=False)
+                  f"try it at {escape(', '.join(result.host_urls))}, then `bluegreen promote`",
+                  highlight=False)
         return 0
     if cmd == "promote":
         print_switch(out, p.promote(who, force=args.force, to=args.to))
@@ -137,11 +153,11 @@ def _run(args, p, out: Console, printer: Printer) -> int:
         return 0
     if cmd == "lock":
         lock = p.lock(who, " ".join(args.reason))
-        out.print(f"locked by {lock.holder}: {lock.reason}. No deploy, promote or rollback until `bluegreen unlock`.")
+        out.print(f"locked by {escape(lock.holder)}: {escape(lock.reason)}. No deploy, promote or rollback until `bluegreen unlock`.")
         return 0
     if cmd == "unlock":
         lock = p.unlock(who)
-        out.print(f"unlocked (was held by {lock.holder}: {lock.reason})" if lock else
+        out.print(f"unlocked (was held by {escape(lock.holder)}: {escape(lock.reason)})" if lock else
                   "nothing was locked")
         return 0
     if cmd == "history":

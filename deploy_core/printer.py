@@ -1,13 +1,17 @@
 """Terminal rendering: a live progress listener and printers for results.
 
-Only the CLI uses this module; the library reports through events.
+Only the CLI uses this module; the library reports through events. Every text that comes
+from outside (refs, reasons, names, step output, answers, commit subjects) goes through
+``escape``: rich would read ``[...]`` in it as markup, and ``[/]`` would crash the print.
 """
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .events import (Event, Notice, OperationFinished, OperationStarted, OutputLine, StepFinished,
@@ -26,7 +30,7 @@ class Printer:
         self.verbose = verbose
         self._running: dict[tuple[str, str | None], float] = {}
         self._lock = threading.Lock()
-        self._status = None
+        self._status: Any = None
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -38,7 +42,7 @@ class Printer:
             what = {"deploy": f"deploying {e.ref} to {e.colour}",
                     "promote": f"promoting {e.colour} (live now: {e.from_colour or 'none'})",
                     "rollback": f"rolling back to {e.colour} (live now: {e.from_colour})"}[e.kind]
-            c.print(f"[bold]▶ {what}[/bold] by {e.actor}", highlight=False)
+            c.print(f"[bold]▶ {escape(what)}[/bold] by {escape(e.actor)}", highlight=False)
             if e.kind == "deploy":
                 c.print(f"  {e.colour} runs {_short(e.replaces)} now; this deploy replaces it", highlight=False)
         elif isinstance(e, StepStarted):
@@ -46,20 +50,21 @@ class Printer:
             self._spin()
         elif isinstance(e, OutputLine):
             if self.verbose:
-                c.print(f"    [dim]{e.host or ''} │ {e.line}[/dim]", highlight=False, markup=True)
+                c.print(f"    [dim]{escape(e.host or '')} │ {escape(e.line)}[/dim]", highlight=False,
+                        markup=True)
         elif isinstance(e, StepFinished):
             self._running.pop((e.name, e.host), None)
             mark = "[green]✔[/green]" if e.ok else "[red]✗[/red]"
-            where = f" on {e.host}" if e.host else ""
-            detail = f" — {e.detail}" if e.detail and (not e.ok or self.verbose or e.name.startswith("smoke")) else ""
-            self._print(f"  {mark} {e.name}{where} [dim]({e.elapsed:.1f}s)[/dim]{detail}")
+            where = f" on {escape(e.host)}" if e.host else ""
+            detail = f" — {escape(e.detail)}" if e.detail and (not e.ok or self.verbose or e.name.startswith("smoke")) else ""
+            self._print(f"  {mark} {escape(e.name)}{where} [dim]({e.elapsed:.1f}s)[/dim]{detail}")
             if not e.ok and e.tail:
                 for line in e.tail[-8:]:
-                    self._print(f"      [dim]{line}[/dim]")
+                    self._print(f"      [dim]{escape(line)}[/dim]")
             self._spin()
         elif isinstance(e, Notice):
             colour = "yellow" if e.level == "warning" else "cyan"
-            self._print(f"  [{colour}]! {e.text}[/{colour}]")
+            self._print(f"  [{colour}]! {escape(e.text)}[/{colour}]")
         elif isinstance(e, OperationFinished):
             self._running.clear()
             self._spin()
@@ -96,18 +101,18 @@ class Printer:
 def print_status(c: Console, s) -> None:
     live = f"[bold]{s.live}[/bold]" if s.live else "[red]none[/red]"
     c.print(f"live: {live}   idle: {s.idle or '—'}   router: {s.router}"
-            + (f" ({s.router_detail})" if s.router_detail else ""), highlight=False)
+            + (f" ({escape(s.router_detail)})" if s.router_detail else ""), highlight=False)
     t = Table(show_header=True, header_style="bold")
     for col in ("colour", "release", "healthy", "promotable", "hosts"):
         t.add_column(col)
     for name, col in s.colours.items():
-        hosts = ", ".join(f"{h.name} ({'ok' if h.healthy else h.detail})" for h in col.hosts)
+        hosts = escape(", ".join(f"{h.name} ({'ok' if h.healthy else h.detail})" for h in col.hosts))
         t.add_row(name + (" (live)" if name == s.live else ""), _short(col.sha),
                   "yes" if col.healthy else "[red]no[/red]", "yes" if col.promotable else "no", hosts)
     c.print(t)
     if s.lock:
-        c.print(f"lock: {s.lock.kind} held by {s.lock.holder} since "
-                f"{s.lock.since:%Y-%m-%d %H:%M} UTC — {s.lock.reason}", highlight=False)
+        c.print(f"lock: {s.lock.kind} held by {escape(s.lock.holder)} since "
+                f"{s.lock.since:%Y-%m-%d %H:%M} UTC — {escape(s.lock.reason)}", highlight=False)
     else:
         c.print("lock: free")
 
@@ -127,7 +132,8 @@ def print_notes(c: Console, notes) -> None:
         return
     c.print(f"[bold]release notes[/bold] ({len(notes)} commit{'s' if len(notes) != 1 else ''}):")
     for commit in notes:
-        c.print(f"  {commit.short}  {commit.subject}  [dim]— {commit.author}[/dim]", highlight=False)
+        c.print(f"  {commit.short}  {escape(commit.subject)}  [dim]— {escape(commit.author)}[/dim]",
+                highlight=False)
 
 
 def print_history(c: Console, items) -> None:
@@ -136,17 +142,18 @@ def print_history(c: Console, items) -> None:
         t.add_column(col)
     for i in items:
         release = f"{i.ref or ''} @ {_short(i.sha)}" if i.ref else _short(i.sha)
-        t.add_row(str(i.id), i.kind, i.colour or "", release, i.actor, i.status,
+        t.add_row(str(i.id), i.kind, i.colour or "", escape(release), escape(i.actor), i.status,
                   f"{i.started_at:%Y-%m-%d %H:%M:%S}")
     c.print(t)
 
 
 def print_log(c: Console, dep, steps) -> None:
-    c.print(f"[bold]deploy #{dep.id}[/bold] {dep.ref} @ {_short(dep.sha)} to {dep.colour} "
-            f"by {dep.actor}: {dep.status}" + (f" — {dep.error}" if dep.error else ""), highlight=False)
+    c.print(f"[bold]deploy #{dep.id}[/bold] {escape(dep.ref)} @ {_short(dep.sha)} to {dep.colour} "
+            f"by {escape(dep.actor)}: {dep.status}" + (f" — {escape(dep.error)}" if dep.error else ""),
+            highlight=False)
     for s in steps:
         code = "—" if s.exit_status is None else str(s.exit_status)
-        c.print(f"\n[bold]{s.name}[/bold] on {s.host} (exit {code})", highlight=False)
+        c.print(f"\n[bold]{escape(s.name)}[/bold] on {escape(s.host)} (exit {code})", highlight=False)
         c.print(f"$ {s.command}", highlight=False, markup=False)
         if s.output:
             c.print(s.output, highlight=False, markup=False)
@@ -155,6 +162,6 @@ def print_log(c: Console, dep, steps) -> None:
 def print_check(c: Console, items) -> None:
     for i in items:
         mark = "[green]✔[/green]" if i.ok else "[red]✗[/red]"
-        c.print(f"{mark} {i.name}: {i.detail}", highlight=False)
+        c.print(f"{mark} {escape(i.name)}: {escape(i.detail)}", highlight=False)
         if i.fix and not i.ok:
-            c.print(f"    fix: {i.fix}", highlight=False)
+            c.print(f"    fix: {escape(i.fix)}", highlight=False)
