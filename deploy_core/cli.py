@@ -13,7 +13,6 @@ import sys
 from typing import NoReturn, Sequence
 
 from rich.console import Console
-from rich.markup import escape
 
 from . import config as config_mod
 from .errors import BluegreenError, UsageError
@@ -95,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config_mod.load(args.config)
     except UsageError as exc:
-        err.print(f"[red]bluegreen: {escape(str(exc))}[/red]", markup=True, highlight=False)
+        err.print(f"bluegreen: {exc}", style="red", markup=False, highlight=False)
         return exc.exit_code
     from .pipeline import Pipeline
     printer = Printer(err, verbose=args.verbose)
@@ -105,10 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, pipeline, out, printer)
     except BluegreenError as exc:
         printer.stop()
-        err.print(f"[red]✗ {escape(str(exc))}[/red]", markup=True, highlight=False)
+        err.print(f"✗ {exc}", style="red", markup=False, highlight=False)
         fix = getattr(exc, "known_hosts_line", "")
         if fix:
-            err.print(f"  once verified, add to known_hosts:\n    {escape(fix)}", highlight=False)
+            err.print(f"  once verified, add to known_hosts:\n    {fix}", highlight=False, markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         printer.stop()
@@ -133,7 +132,7 @@ def _run(args, p, out: Console, printer: Printer) -> int:
     if cmd == "deploy":
         result = p.deploy(args.ref, who)
         out.print(f"[green]✔[/green] {result.ref} @ {result.sha[:7]} is on {result.colour}; "
-                  f"try it at {escape(', '.join(result.host_urls))}, then `bluegreen promote`",
+                  f"try it at {', '.join(result.host_urls)}, then `bluegreen promote`",
                   highlight=False)
         return 0
     if cmd == "promote":
@@ -153,12 +152,13 @@ def _run(args, p, out: Console, printer: Printer) -> int:
         return 0
     if cmd == "lock":
         lock = p.lock(who, " ".join(args.reason))
-        out.print(f"locked by {escape(lock.holder)}: {escape(lock.reason)}. No deploy, promote or rollback until `bluegreen unlock`.")
+        out.print(f"locked by {lock.holder}: {lock.reason}. No deploy, promote or rollback until "
+                  "`bluegreen unlock`.", markup=False)
         return 0
     if cmd == "unlock":
         lock = p.unlock(who)
-        out.print(f"unlocked (was held by {escape(lock.holder)}: {escape(lock.reason)})" if lock else
-                  "nothing was locked")
+        out.print(f"unlocked (was held by {lock.holder}: {lock.reason})" if lock else
+                  "nothing was locked", markup=False)
         return 0
     if cmd == "history":
         items = p.history(args.limit)

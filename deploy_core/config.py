@@ -6,6 +6,7 @@ Secrets never come from the file: only from the environment.
 """
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -178,6 +179,9 @@ class _Checker:
 
     def number(self, data, key, path, default, minimum=0.0, exclusive=True) -> float:
         value = self.get(data, key, path, (int, float), default)
+        if value is not None and not math.isfinite(value):      # TOML has inf and nan
+            self.problem(f"{path}.{key}", "must be a finite number")
+            return default
         if value is not None and (value <= minimum if exclusive else value < minimum):
             self.problem(f"{path}.{key}", f"must be {'>' if exclusive else '>='} {minimum:g}")
             return default
@@ -322,8 +326,9 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
     c.unknown(col, set(COLOURS), "colours")
     for name in COLOURS:
         cp = f"colours.{name}"
-        t = c.table(col, name, cp) if col else {}
-        if not t:
+        # both colours are needed; a missing or malformed [colours] was reported above
+        t = c.table(col, name, cp) if isinstance(data.get("colours"), dict) else {}
+        if not isinstance(col.get(name), dict):
             continue
         c.unknown(t, {"identity", "hosts", "droplet_id"}, cp)
         hosts_raw = c.get(t, "hosts", cp, list, default=[], required=True)

@@ -41,6 +41,12 @@ def resolve_command(ref: str) -> str:
     return " || ".join(parts)
 
 
+def brief(command: str, limit: int = 48) -> str:
+    """A step's name for people: its command, cut to ``limit`` characters."""
+    text = " ".join(command.split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 class HostRunner:
     """Runs one deployment's commands on the hosts of one colour."""
 
@@ -105,9 +111,11 @@ class HostRunner:
             errors = [f.exception() for f in futures]
         failed = [e for e in errors if e is not None]
         if failed:
-            first = failed[0]
-            if len(failed) > 1 and isinstance(first, BluegreenError):
-                first.message += f" ({len(failed)} of {len(hosts)} hosts failed)"
+            # a host stopped because another one failed is not the cause: report the failure
+            causes = [e for e in failed if not isinstance(e, Cancelled)] or failed
+            first = causes[0]
+            if len(causes) > 1 and isinstance(first, BluegreenError):
+                first.message += f" ({len(causes)} of {len(hosts)} hosts failed)"
             raise first
         return [f.result() for f in futures]
 
@@ -144,7 +152,7 @@ class HostRunner:
                     raise Cancelled("stopped because another host failed") if not self.cancelled() \
                         else Cancelled(f"deploy #{self.dep_id} was cancelled")
                 self._check_cancel()
-                self.run(host, f"step {i}: {template}", render(template, values))
+                self.run(host, f"step {i}: {brief(template)}", render(template, values))
         try:
             self._each(hosts, on_host)
         except Cancelled:
@@ -158,12 +166,16 @@ class HostRunner:
         def on_host(host: Host) -> None:
             self.emit(StepStarted(name="health", host=host.name, op_id=self.dep_id))
             t0 = time.monotonic()
+            deadline = t0 + deploy.health_timeout_s
             last = ["no answer yet"]
 
             def attempt():
                 if self.cancelled() or self.abort.is_set():
                     raise Cancelled(f"deploy #{self.dep_id} was cancelled")
-                answer = web.health(host.url, app.health_path, min(app.request_timeout_s, 5.0))
+                # a host that never answers must not stretch the wait past health_timeout_s
+                left = max(deadline - time.monotonic(), 0.2)
+                answer = web.health(host.url, app.health_path,
+                                    min(app.request_timeout_s, 5.0, left))
                 last[0] = answer.detail
                 return True if answer.ok else None
             try:

@@ -132,16 +132,19 @@ class Pipeline:
     @contextmanager
     def _lease(self, kind: str, actor: str, reason: str, emit: Callback) -> Iterator:
         lease = self.store.acquire_operation(kind, actor, self.config.deploy.lease_s, reason=reason)
-        try:
+        with lease:     # releases; a failed release never hides the error that ended the operation
             for rec in lease.recovered:
                 emit(Notice(interrupted_text(rec), level="warning"))
             lease.start_renewing()
+            self._pause(f"{kind}:locked")
             yield lease
-        finally:
-            lease.release()
 
     def _pause(self, stage: str) -> None:
-        """Test seam: with BLUEGREEN_PAUSE_AT naming this stage, wait at it (bounded)."""
+        """Test seam: with BLUEGREEN_PAUSE_AT naming this stage, wait at it (bounded).
+
+        Stages: ``KIND:locked`` (lock taken, nothing recorded yet), ``deploy:steps``,
+        ``deploy:health``, ``deploy:smoke``, ``promote:switch``/``rollback:switch`` (switch
+        recorded, router not called yet), ``promote:verify``/``rollback:verify``."""
         env = self.config.env
         if stage not in env.get("BLUEGREEN_PAUSE_AT", "").split(","):
             return

@@ -1,8 +1,9 @@
 """Terminal rendering: a live progress listener and printers for results.
 
-Only the CLI uses this module; the library reports through events. Every text that comes
-from outside (refs, reasons, names, step output, answers, commit subjects) goes through
-``escape``: rich would read ``[...]`` in it as markup, and ``[/]`` would crash the print.
+Only the CLI uses this module; the library reports through events. Text that comes from
+outside (names, reasons, step output, answers, errors, commit subjects) is never part of a
+markup string: rich would read ``[...]`` in it as markup, and ``[/]`` would crash the print.
+It goes in as plain ``Text`` (``Text.assemble``) or with ``markup=False``.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .events import (Event, Notice, OperationFinished, OperationStarted, OutputLine, StepFinished,
                      StepStarted)
@@ -20,6 +21,10 @@ from .events import (Event, Notice, OperationFinished, OperationStarted, OutputL
 
 def _short(sha: str | None) -> str:
     return sha[:7] if sha else "—"
+
+
+def _mark(ok: bool) -> tuple[str, str]:
+    return ("✔", "green") if ok else ("✗", "red")
 
 
 class Printer:
@@ -42,7 +47,7 @@ class Printer:
             what = {"deploy": f"deploying {e.ref} to {e.colour}",
                     "promote": f"promoting {e.colour} (live now: {e.from_colour or 'none'})",
                     "rollback": f"rolling back to {e.colour} (live now: {e.from_colour})"}[e.kind]
-            c.print(f"[bold]▶ {escape(what)}[/bold] by {escape(e.actor)}", highlight=False)
+            c.print(Text.assemble((f"▶ {what}", "bold"), f" by {e.actor}"))
             if e.kind == "deploy":
                 c.print(f"  {e.colour} runs {_short(e.replaces)} now; this deploy replaces it", highlight=False)
         elif isinstance(e, StepStarted):
@@ -50,29 +55,28 @@ class Printer:
             self._spin()
         elif isinstance(e, OutputLine):
             if self.verbose:
-                c.print(f"    [dim]{escape(e.host or '')} │ {escape(e.line)}[/dim]", highlight=False,
-                        markup=True)
+                c.print(f"    {e.host or ''} │ {e.line}", style="dim", highlight=False, markup=False)
         elif isinstance(e, StepFinished):
             self._running.pop((e.name, e.host), None)
-            mark = "[green]✔[/green]" if e.ok else "[red]✗[/red]"
-            where = f" on {escape(e.host)}" if e.host else ""
-            detail = f" — {escape(e.detail)}" if e.detail and (not e.ok or self.verbose or e.name.startswith("smoke")) else ""
-            self._print(f"  {mark} {escape(e.name)}{where} [dim]({e.elapsed:.1f}s)[/dim]{detail}")
+            where = f" on {e.host}" if e.host else ""
+            detail = f" — {e.detail}" if e.detail and (not e.ok or self.verbose or e.name.startswith("smoke")) else ""
+            self._print(Text.assemble("  ", _mark(e.ok), f" {e.name}{where} ",
+                                      (f"({e.elapsed:.1f}s)", "dim"), detail))
             if not e.ok and e.tail:
                 for line in e.tail[-8:]:
-                    self._print(f"      [dim]{escape(line)}[/dim]")
+                    self._print(Text(f"      {line}", style="dim"))
             self._spin()
         elif isinstance(e, Notice):
             colour = "yellow" if e.level == "warning" else "cyan"
-            self._print(f"  [{colour}]! {escape(e.text)}[/{colour}]")
+            self._print(Text(f"  ! {e.text}", style=colour))
         elif isinstance(e, OperationFinished):
             self._running.clear()
             self._spin()
-            mark = "[green]✔[/green]" if e.ok else "[red]✗[/red]"
-            self._print(f"{mark} {e.kind} {'done' if e.ok else 'failed'} in {e.elapsed:.1f}s")
+            self._print(Text.assemble(_mark(e.ok), f" {e.kind} {'done' if e.ok else 'failed'} "
+                                                   f"in {e.elapsed:.1f}s"))
 
-    def _print(self, text: str) -> None:
-        self.console.print(text, highlight=False, markup=True)
+    def _print(self, text: Text) -> None:
+        self.console.print(text, highlight=False)
 
     def _spin(self) -> None:
         if not self.console.is_terminal:
@@ -100,19 +104,19 @@ class Printer:
 
 def print_status(c: Console, s) -> None:
     live = f"[bold]{s.live}[/bold]" if s.live else "[red]none[/red]"
-    c.print(f"live: {live}   idle: {s.idle or '—'}   router: {s.router}"
-            + (f" ({escape(s.router_detail)})" if s.router_detail else ""), highlight=False)
+    c.print(f"live: {live}   idle: {s.idle or '—'}   router: {s.router}", end="", highlight=False)
+    c.print(f" ({s.router_detail})" if s.router_detail else "", highlight=False, markup=False)
     t = Table(show_header=True, header_style="bold")
     for col in ("colour", "release", "healthy", "promotable", "hosts"):
         t.add_column(col)
     for name, col in s.colours.items():
-        hosts = escape(", ".join(f"{h.name} ({'ok' if h.healthy else h.detail})" for h in col.hosts))
+        hosts = Text(", ".join(f"{h.name} ({'ok' if h.healthy else h.detail})" for h in col.hosts))
         t.add_row(name + (" (live)" if name == s.live else ""), _short(col.sha),
                   "yes" if col.healthy else "[red]no[/red]", "yes" if col.promotable else "no", hosts)
     c.print(t)
     if s.lock:
-        c.print(f"lock: {s.lock.kind} held by {escape(s.lock.holder)} since "
-                f"{s.lock.since:%Y-%m-%d %H:%M} UTC — {escape(s.lock.reason)}", highlight=False)
+        c.print(f"lock: {s.lock.kind} held by {s.lock.holder} since "
+                f"{s.lock.since:%Y-%m-%d %H:%M} UTC — {s.lock.reason}", highlight=False, markup=False)
     else:
         c.print("lock: free")
 
@@ -132,8 +136,7 @@ def print_notes(c: Console, notes) -> None:
         return
     c.print(f"[bold]release notes[/bold] ({len(notes)} commit{'s' if len(notes) != 1 else ''}):")
     for commit in notes:
-        c.print(f"  {commit.short}  {escape(commit.subject)}  [dim]— {escape(commit.author)}[/dim]",
-                highlight=False)
+        c.print(Text.assemble(f"  {commit.short}  {commit.subject}  ", (f"— {commit.author}", "dim")))
 
 
 def print_history(c: Console, items) -> None:
@@ -142,18 +145,18 @@ def print_history(c: Console, items) -> None:
         t.add_column(col)
     for i in items:
         release = f"{i.ref or ''} @ {_short(i.sha)}" if i.ref else _short(i.sha)
-        t.add_row(str(i.id), i.kind, i.colour or "", escape(release), escape(i.actor), i.status,
+        t.add_row(str(i.id), i.kind, i.colour or "", Text(release), Text(i.actor), i.status,
                   f"{i.started_at:%Y-%m-%d %H:%M:%S}")
     c.print(t)
 
 
 def print_log(c: Console, dep, steps) -> None:
-    c.print(f"[bold]deploy #{dep.id}[/bold] {escape(dep.ref)} @ {_short(dep.sha)} to {dep.colour} "
-            f"by {escape(dep.actor)}: {dep.status}" + (f" — {escape(dep.error)}" if dep.error else ""),
-            highlight=False)
+    c.print(Text.assemble((f"deploy #{dep.id}", "bold"), f" {dep.ref} @ {_short(dep.sha)} to "
+                          f"{dep.colour} by {dep.actor}: {dep.status}"
+                          + (f" — {dep.error}" if dep.error else "")))
     for s in steps:
         code = "—" if s.exit_status is None else str(s.exit_status)
-        c.print(f"\n[bold]{escape(s.name)}[/bold] on {escape(s.host)} (exit {code})", highlight=False)
+        c.print(Text.assemble("\n", (s.name, "bold"), f" on {s.host} (exit {code})"))
         c.print(f"$ {s.command}", highlight=False, markup=False)
         if s.output:
             c.print(s.output, highlight=False, markup=False)
@@ -161,7 +164,6 @@ def print_log(c: Console, dep, steps) -> None:
 
 def print_check(c: Console, items) -> None:
     for i in items:
-        mark = "[green]✔[/green]" if i.ok else "[red]✗[/red]"
-        c.print(f"{mark} {escape(i.name)}: {escape(i.detail)}", highlight=False)
+        c.print(Text.assemble(_mark(i.ok), f" {i.name}: {i.detail}"))
         if i.fix and not i.ok:
-            c.print(f"    fix: {escape(i.fix)}", highlight=False)
+            c.print(f"    fix: {i.fix}", highlight=False, markup=False)

@@ -135,6 +135,7 @@ class Switcher:
         self.switch_id = sid
         lease.attach(switch_id=sid)
         try:
+            self.p._pause(f"{kind}:switch")
             self._route(target, "switch")
             self.p._pause(f"{kind}:verify")
             self._verify(target, "verify")

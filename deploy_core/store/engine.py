@@ -26,7 +26,7 @@ def normalise_url(url: str) -> URL:
         url = "postgresql://" + url[len("postgres://"):]
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):     # ValueError: e.g. a port that is not a number
         raise StoreError(f"not a database URL: {_redact_text(url)}") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

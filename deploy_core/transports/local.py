@@ -15,6 +15,15 @@ from ..errors import CommandTimeout
 from . import CommandResult, LineCallback
 
 _CHUNK = 65536
+# bluegreen's own secrets: a step never needs them (over SSH it would not see them either),
+# and a step that prints its environment must not put them in the deploy's log
+SECRET_VARIABLES = frozenset({"DIGITALOCEAN_TOKEN", "DATABASE_URL", "BLUEGREEN_SSH_KEY",
+                              "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"})
+
+
+def step_environment() -> dict[str, str]:
+    """This process's environment without bluegreen's secrets."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
 
 
 class LineBuffer:
@@ -68,7 +77,7 @@ class LocalTransport:
         try:
             # argv, no shell=True: running the configured step's shell text is the point
             proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd,  # noqa: S603 # nosec B603
-                                    stdin=subprocess.DEVNULL,
+                                    stdin=subprocess.DEVNULL, env=step_environment(),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True)
         except OSError as exc:  # a missing or unusable cwd, as `cd` would report it on a host
