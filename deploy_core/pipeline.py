@@ -45,7 +45,6 @@ class Pipeline:
         self.router = router
         self.listener = listener
         self._cancel = threading.Event()
-        self._seen: tuple[str | None, str] | None = None
 
     @classmethod
     def from_config(cls, config: Config, env: Mapping[str, str] | None = None,
@@ -305,19 +304,29 @@ class Pipeline:
         return recovered
 
     def observe_router(self) -> RouterChange | None:
-        """The live colour changed since last seen (also by hand, outside bluegreen)?"""
-        state = self.router.read()
-        now = (state.live, state.status)
-        if self._seen is None:
-            last = self.store.last_switch()
-            self._seen = (last.to_colour, "ok") if last else now
+        """The live colour changed since last seen — also by hand, outside bluegreen?
+
+        The last seen value lives in the store and is compare-and-set, so with several
+        bot replicas exactly one of them reports each change."""
         lock = self.store.current_lock()
         if lock is not None and lock.kind == "operation":
-            return None
-        before, self._seen = self._seen, now
-        if before == now:
-            return None
-        return RouterChange(before[0], state.live, state.status, state.detail)
+            return None               # a switch of ours may be under way
+        state = self.router.read()
+        now = f"{state.status}:{state.live or ''}"
+        changed, before = self.store.observe("router", now)
+        if not changed:
+            return None               # unchanged, or another replica reports it
+        if before is None:            # first look: compare with bluegreen's last switch
+            last = self.store.last_switch()
+            if last is None or (state.status == "ok" and last.to_colour == state.live):
+                return None
+            return RouterChange(last.to_colour, state.live, state.status, state.detail)
+        colour = before.partition(":")[2]
+        return RouterChange(colour or None, state.live, state.status, state.detail)
+
+    def current_lock(self):
+        """The hold if any, else a live operation lock, else None."""
+        return self.store.current_lock()
 
     def check(self):
         from .checks import run_checks

@@ -118,3 +118,13 @@ class LockRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     deployment_id: Mapped[int | None] = mapped_column(Integer)
     switch_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ObservationRow(Base):
+    """A value replicas compare-and-set (e.g. the live colour last announced)."""
+
+    __tablename__ = "observations"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

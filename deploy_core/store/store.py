@@ -13,7 +13,7 @@ from .engine import Database, normalise_url, translated, upgrade
 from .locks import Locks, OperationLease
 from .records import (ColourState, Deployment, HistoryItem, Interrupted, StepRecord, Switch,
                       bound_output)
-from .tables import colours, deployments, steps, switches, utcnow
+from .tables import colours, deployments, observations, steps, switches, utcnow
 
 DEPLOYMENT_ENDS = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 SWITCH_KINDS = frozenset({"promote", "rollback"})
@@ -41,6 +41,25 @@ class Store:
 
     def close(self) -> None:
         self._db.dispose()
+
+    def observe(self, name: str, value: str | None) -> tuple[bool, str | None]:
+        """Compare-and-set ``name`` to ``value``: (True, previous) for the one caller that
+        changed it, (False, current) when it already was ``value`` or another caller won."""
+        table = observations
+        with self._db.transaction("recording an observation") as conn:
+            row = conn.execute(select(table.c.value).where(table.c.name == name)).one_or_none()
+            if row is None:
+                upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                inserted = conn.execute(upsert(table).values(
+                    name=name, value=value, updated_at=utcnow()).on_conflict_do_nothing()
+                    .returning(table.c.name)).first()
+                return (inserted is not None, None)
+            if row.value == value:
+                return (False, row.value)
+            same = table.c.value.is_(None) if row.value is None else table.c.value == row.value
+            changed = conn.execute(update(table).where(table.c.name == name, same)
+                                   .values(value=value, updated_at=utcnow())).rowcount
+            return (changed == 1, row.value)
 
     def ping(self) -> None:
         with self._db.transaction("ping") as conn:

@@ -6,13 +6,14 @@ from typing import cast
 
 from sqlalchemy import Table
 
-from .models import ColourRow, DeploymentRow, LockRow, StepRow, SwitchRow
+from .models import ColourRow, DeploymentRow, LockRow, ObservationRow, StepRow, SwitchRow
 
 deployments = cast(Table, DeploymentRow.__table__)
 steps = cast(Table, StepRow.__table__)
 switches = cast(Table, SwitchRow.__table__)
 colours = cast(Table, ColourRow.__table__)
 locks = cast(Table, LockRow.__table__)
+observations = cast(Table, ObservationRow.__table__)
 
 
 def utcnow() -> datetime:

@@ -23,7 +23,7 @@ from deploy_core.store.engine import normalise_url
 from deploy_core.store.models import Base
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"deployments", "steps", "switches", "colours", "locks", "alembic_version"}
+TABLES = {"deployments", "steps", "switches", "colours", "locks", "observations", "alembic_version"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -62,7 +62,7 @@ def test_migrations_create_the_schema_that_matches_the_models(store: Store, url:
     with engine.connect() as conn:
         assert TABLES <= set(inspect(conn).get_table_names())
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() \
-            == ["0001"]
+            == ["0002"]
         assert sorted(conn.execute(text("SELECT name FROM locks")).scalars()) \
             == ["hold", "operation"]
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
@@ -485,3 +485,11 @@ def test_a_database_from_a_newer_bluegreen_is_refused_clearly(store: Store, url:
     with pytest.raises(StoreError) as refused:
         Store(url)
     assert "9999" in str(refused.value) and "newer bluegreen" in str(refused.value)
+
+
+def test_observe_is_compare_and_set(store):
+    assert store.observe("router", "ok:blue") == (True, None)
+    assert store.observe("router", "ok:blue") == (False, "ok:blue")
+    assert store.observe("router", "ok:green") == (True, "ok:blue")
+    assert store.observe("router", None) == (True, "ok:green")
+    assert store.observe("router", "ok:blue") == (True, None)
