@@ -195,9 +195,9 @@ class HostRunner:
 
     def smoke(self, hosts) -> str | None:
         """Run every smoke check on every host; return the first failure's text."""
-        failures: list[str] = []
-        for check in self.cfg.smoke:
-            for host in hosts:
+        def on_host(host: Host) -> list[str]:
+            failures = []
+            for check in self.cfg.smoke:
                 name = f"smoke: {check.name}"
                 self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
                 t0 = time.monotonic()
@@ -207,4 +207,6 @@ class HostRunner:
                                        op_id=self.dep_id))
                 if not answer.ok:
                     failures.append(f"{check.name!r} on {host.name}: {answer.detail}")
+            return failures
+        failures = [f for per_host in self._each(hosts, on_host) for f in per_host]
         return "; ".join(failures) if failures else None

@@ -235,12 +235,22 @@ class Pipeline:
         except Exception:  # the original error matters more; recovery marks it later
             log.warning("could not record deployment #%s as %s", dep_id, status, exc_info=True)
 
-    def _cancelled(self, dep_id: int, lease):
+    def _cancelled(self, dep_id: int, lease, every_s: float = 0.5):
+        """A check for cancellation that asks the database at most every ``every_s``
+        seconds, however many host threads call it."""
+        asked = [float("-inf"), False]
+        guard = threading.Lock()
+
         def check() -> bool:
             if lease.lost:
                 raise LockLost(f"deploy #{dep_id} lost its operation lock (its lease expired): "
                                f"stopping before the next step")
-            return self._cancel.is_set() or self.store.cancel_requested(dep_id)
+            if self._cancel.is_set():
+                return True
+            with guard:
+                if time.monotonic() - asked[0] >= every_s:
+                    asked[:] = [time.monotonic(), self.store.cancel_requested(dep_id)]
+                return bool(asked[1])
         return check
 
     def promote(self, actor: str, force: bool = False, to: str | None = None,
