@@ -28,6 +28,7 @@ system-deps:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check deploy_core handlers bot sandbox
 	$(VENV)/bin/bandit -q -c bandit.yaml -r deploy_core handlers bot sandbox
+	$(VENV)/bin/mypy deploy_core --ignore-missing-imports --follow-imports=silent
 
 clean:
 	rm -rf $(VENV) .pytest_cache

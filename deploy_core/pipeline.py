@@ -69,6 +69,13 @@ class Pipeline:
         colour = self.config.colour_of_identity(answer.text) if answer.ok else None
         return colour, answer
 
+    def require_live(self, emit: Callback) -> str:
+        """The live colour, cross-checked; RouterError when no colour is live."""
+        live, _ = self.live_colour(emit, required=True)
+        if live is None:
+            raise RouterError("no colour is live")
+        return live
+
     def live_colour(self, emit: Callback, *, required: bool = True) -> tuple[str | None, RouterState]:
         """The live colour from the router, cross-checked with the identity route."""
         state = self.router.read()
@@ -163,8 +170,7 @@ class Pipeline:
         try:
             with self._lease("deploy", actor, f"deploy {ref}", emit) as lease:
                 try:
-                    live, _ = self.live_colour(emit)
-                    colour = other(live)
+                    colour = other(self.require_live(emit))
                     replaces = self.store.colour_state(colour)
                     replaced_sha = replaces.sha if replaces else None
                     dep_id = self.store.create_deployment(colour, ref, actor, replaced_sha)
@@ -287,8 +293,7 @@ class Pipeline:
         return dep.id
 
     def discard(self, actor: str):
-        live, _ = self.live_colour(lambda e: None)
-        idle = other(live)
+        idle = other(self.require_live(lambda e: None))
         dep = self.store.latest_deployment(idle)
         if dep is None:
             raise NotPromotable(f"nothing has been deployed to {idle}: nothing to discard")

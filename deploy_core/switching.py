@@ -42,7 +42,7 @@ class Switcher:
         if live is None and to is None:
             raise NotPromotable(f"no colour is live (the router reports {state.status}: "
                                 f"{state.detail}); say where traffic goes: promote --to blue|green")
-        target = to or other(live)
+        target = to or other(live or "")
         if target == live:
             raise NotPromotable(f"{target} is already live")
         refusal = self.p._promote_refusal(target)

@@ -171,6 +171,7 @@ class DigitalOceanRouter:
         while True:
             attempt += 1
             delay: float | None = None
+            cause: Exception
             try:
                 answer = call(*args)
             except HttpResponseError as exc:
@@ -243,7 +244,7 @@ def _droplet_id(reserved_ip: Mapping[str, Any]) -> int | None:
 
 def _problem(exc: HttpResponseError) -> str:
     try:
-        body = exc.response.json() if exc.response is not None else None
+        body = getattr(exc.response, "json", lambda: None)() if exc.response is not None else None
     except Exception:
         body = None
     return f"{exc.status_code} {_body_problem(body)}"
@@ -260,7 +261,8 @@ def _body_problem(body: Any) -> str:
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:
-    value = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After")
     if not value:
         return None
     try:
