@@ -12,7 +12,7 @@ from deploy_core.errors import HealthError, NotPromotable, SmokeError, VerifyErr
 from deploy_core.events import Event, Notice, OperationFinished, StepFinished
 from deploy_core.pipeline import Pipeline
 from sandbox.load import Load
-from tests.support.fleet import ROUTERS, Fleet, fleet_fixture  # noqa: F401 - provides `fleet`
+from tests.support.fleet import ROUTERS, Fleet
 
 pytestmark = pytest.mark.e2e
 BLUE, GREEN = "blue-fleet", "green-fleet"

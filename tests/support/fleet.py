@@ -8,8 +8,9 @@ the ``digitalocean`` router. Deploys go over SSH for real and state lives in Pos
 fresh schema after every ``reset()``. sshd runs as the current user, so every host shares
 this machine's filesystem: each colour's checkout is ``WORKDIR/hosts/COLOUR``.
 
-As a pytest plugin it provides the session fixture ``fleet`` (defined as ``fleet_fixture``,
-so a test module may import it); benchmarks use ``Fleet``.
+As a pytest plugin (listed in tests/conftest.py) it provides the session fixture ``fleet``;
+do not import the fixture into a test module, which would start a second fleet on the same
+addresses. Benchmarks use ``Fleet``.
 """
 from __future__ import annotations
 
