@@ -1,24 +1,93 @@
-"""Serve the App over WSGI: Bolt at POST /slack/events (it checks Slack's
-signature), the bot's own health at GET /healthz; nothing else."""
+"""Serve the App over WSGI: Bolt at POST /slack/events, the bot's own health at
+GET /healthz; nothing else.
+
+Before Bolt reads a request: a bounded body, Slack's signature checked on it (401
+otherwise, also for a timestamp that is not a number: Bolt's own check, which still
+runs, would raise on it and answer 500), and a body of a shape Slack sends (400 with a
+sentence otherwise: Bolt would fail on malformed JSON or a wrong shape with a 500)."""
 from __future__ import annotations
 
 import json
 from typing import Callable, Iterable
+from urllib.parse import parse_qs
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from handlers import payloads, texts
+
+from .app import context_of
 
 EVENTS_PATH = "/slack/events"
+MAX_BODY = 1 << 20          # Slack's largest payloads (a click carries its message) are far smaller
 
 
 def make_wsgi(bolt: App) -> Callable[[dict, Callable], Iterable[bytes]]:
-    events = SlackRequestHandler(bolt, path=EVENTS_PATH)
+    verifier = SignatureVerifier(context_of(bolt).env.get("SLACK_SIGNING_SECRET") or "-")
+
+    def events(environ: dict) -> WsgiHttpResponse:
+        request = WsgiHttpRequest(environ)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _answer(400, texts.unreadable("its length is not a number"))
+        if length > MAX_BODY:
+            return _answer(413, texts.unreadable("it is too large"))
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        body = _signed(verifier, raw, environ)
+        if body is None:
+            if _ssl_check(raw):
+                return WsgiHttpResponse(200, {}, "")
+            return WsgiHttpResponse(401, {"content-type": ["application/json"]},
+                                    json.dumps({"error": "invalid request"}))
+        try:
+            bolt_request = BoltRequest(body=body, query=request.query_string,
+                                       headers=request.get_headers())
+        except Exception:  # noqa: BLE001 - malformed JSON, or a body Bolt cannot take apart
+            return _answer(400, texts.unreadable("it is not a form or JSON Slack sends"))
+        wrong = payloads.problem(bolt_request.body)
+        if wrong:
+            return _answer(400, texts.unreadable(wrong))
+        answer = bolt.dispatch(bolt_request)
+        return WsgiHttpResponse(answer.status, answer.headers, answer.body)
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            body = json.dumps({"ok": True}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"),
-                                      ("Content-Length", str(len(body)))])
-            return [body]
-        return events(environ, start_response)
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            response = WsgiHttpResponse(200, {"content-type": ["application/json"]},
+                                        json.dumps({"ok": True}))
+        elif path == EVENTS_PATH and method == "POST":
+            response = events(environ)
+        else:
+            response = WsgiHttpResponse(404, {"content-type": ["text/plain;charset=utf-8"]},
+                                        "Not Found")
+        start_response(response.status, response.get_headers())
+        return response.get_body()
     return wsgi
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, environ: dict) -> str | None:
+    """The body as text when Slack's signature and timestamp check out, else None."""
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
+        return None
+    try:
+        body = raw.decode("utf-8")
+        return body if verifier.is_valid(body, timestamp, signature) else None
+    except (ValueError, TypeError):      # not UTF-8, or a signature that is not ASCII
+        return None
+
+
+def _ssl_check(raw: bytes) -> bool:
+    """Slack's certificate check of a slash command URL: answered empty, as Bolt does."""
+    return parse_qs(raw.decode("latin-1")).get("ssl_check") == ["1"]
+
+
+def _answer(status: int, text: str) -> WsgiHttpResponse:
+    """A refusal the sender can read (Slack shows ``text`` only to the person)."""
+    return WsgiHttpResponse(status, {"content-type": ["application/json"]},
+                            json.dumps({"response_type": "ephemeral", "text": text}))

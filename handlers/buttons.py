@@ -3,6 +3,7 @@ value is the deployment, switch or lock it was made for), then act like the comm
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -24,16 +25,36 @@ class Press:
 
     def tell(self, text: str) -> None:
         """Answer only the presser."""
-        try:
-            self.respond(text=text, response_type="ephemeral", replace_original=False)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("could not answer a button press: %s", type(exc).__name__)
+        _tell(self.respond, text)
 
 
 def register(app: Any, ctx: Context) -> None:
     for action_id, act in ((PROMOTE, promote), (DISCARD, discard), (ROLLBACK, rollback),
                            (UNLOCK, unlock), (VIEW_LOG, view_log)):
         app.action(action_id)(_listener(ctx, action_id, act))
+    app.action(re.compile(".*"))(_unknown(ctx))       # last: Bolt runs the first match
+
+
+def _unknown(ctx: Context):
+    """A button we did not make (an older bot's, or a crafted click): say so, do nothing."""
+    def on_press(ack: Callable, body: dict, respond: Callable) -> None:
+        ack()
+        actions = body.get("actions") or [{}]
+        action_id = str(actions[0].get("action_id", "")) if isinstance(actions[0], dict) else "?"
+        ctx.jobs.submit(_tell, respond, texts.unknown_button(action_id))
+    return on_press
+
+
+def _tell(respond: Callable[..., Any], text: str) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not answer a button press: %s", type(exc).__name__)
+
+
+def _made_by_us(action_id: str, value: str) -> bool:
+    """Promote, Discard, Rollback and View log carry the id they were made for."""
+    return action_id == UNLOCK or (value.isascii() and value.isdigit() and len(value) <= 18)
 
 
 def _listener(ctx: Context, action_id: str, act: Callable[[Context, Press], None]):
@@ -45,6 +66,9 @@ def _listener(ctx: Context, action_id: str, act: Callable[[Context, Press], None
                       body.get("channel", {}).get("id", ""),
                       body.get("message", {}).get("ts", ""),
                       body.get("message", {}).get("blocks", []), respond)
+        if not _made_by_us(action_id, press.value):
+            ctx.jobs.submit(press.tell, texts.unknown_button(action_id))
+            return
         if action_id != VIEW_LOG and not ctx.may_act(user.get("id", "")):
             ctx.jobs.submit(press.tell, texts.not_deployer(ctx.config.slack.deployers))
             return
@@ -78,8 +102,16 @@ def _retire(ctx: Context, press: Press, note: str) -> None:
 
 
 def _refuse(ctx: Context, press: Press, reason: str) -> None:
-    _retire(ctx, press, texts.retired_stale(reason))
+    """Tell the presser; retire the buttons too, unless a press of this message was acted
+    on (a late or replayed click carries the old blocks: they would hide who acted)."""
+    if not ctx.acted_on(press.ts):
+        _retire(ctx, press, texts.retired_stale(reason))
     press.tell(texts.stale(reason))
+
+
+def _acted(ctx: Context, press: Press, note: str) -> None:
+    ctx.mark_acted(press.ts)
+    _retire(ctx, press, note)
 
 
 def deploy_staleness(st: Any, deployment_id: int, for_promote: bool) -> str | None:
@@ -103,7 +135,7 @@ def promote(ctx: Context, press: Press) -> None:
     reason = deploy_staleness(ctx.pipeline.status(), int(press.value), for_promote=True)
     if reason:
         return _refuse(ctx, press, reason)
-    _retire(ctx, press, texts.acted("⏩ Promote pressed", press.who))
+    _acted(ctx, press, texts.acted("⏩ Promote pressed", press.who))
     operations.promote(ctx, press.who)
 
 
@@ -112,7 +144,7 @@ def discard(ctx: Context, press: Press) -> None:
     if reason:
         return _refuse(ctx, press, reason)
     dep = ctx.pipeline.discard(press.who)
-    _retire(ctx, press, texts.discarded(press.who, dep))
+    _acted(ctx, press, texts.discarded(press.who, dep))
 
 
 def rollback(ctx: Context, press: Press) -> None:
@@ -120,7 +152,7 @@ def rollback(ctx: Context, press: Press) -> None:
     latest = switches[0] if switches else None
     if latest is None or latest.id != int(press.value) or latest.status != "succeeded":
         return _refuse(ctx, press, texts.stale_switch(int(press.value), latest))
-    _retire(ctx, press, texts.acted("⏪ Rollback pressed", press.who))
+    _acted(ctx, press, texts.acted("⏪ Rollback pressed", press.who))
     operations.rollback(ctx, press.who)
 
 
@@ -128,7 +160,7 @@ def unlock(ctx: Context, press: Press) -> None:
     lock = ctx.pipeline.status().lock
     if lock is None or lock.kind != "hold" or lock.since.isoformat() != press.value:
         return _refuse(ctx, press, texts.stale_hold())
-    _retire(ctx, press, texts.unlocked(press.who, ctx.pipeline.unlock(press.who)))
+    _acted(ctx, press, texts.unlocked(press.who, ctx.pipeline.unlock(press.who)))
 
 
 def view_log(ctx: Context, press: Press) -> None:

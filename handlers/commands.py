@@ -2,6 +2,7 @@
 our worker pool. Nothing here waits for the pipeline."""
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from . import answers, operations, reports, texts
@@ -16,6 +17,7 @@ def register(app: Any, ctx: Context) -> None:
         handle(ctx, ack, command, respond)
     for slash in SLASH_COMMANDS:
         app.command(slash)(on_command)
+    app.command(re.compile(".*"))(on_command)   # any other: parse says it is unknown
 
 
 def handle(ctx: Context, ack: Callable, command: dict, respond: Callable) -> None:

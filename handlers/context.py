@@ -27,6 +27,7 @@ class Context:
         self._pipeline = pipeline
         self._lock = threading.Lock()
         self._claims: dict[str, str] = {}
+        self._acted: set[str] = set()            # ts of messages whose button was acted on
         self._switching = 0
 
     def switching(self, delta: int) -> None:
@@ -72,3 +73,11 @@ class Context:
     def release(self, key: str) -> None:
         with self._lock:
             self._claims.pop(key, None)
+
+    def mark_acted(self, message_ts: str) -> None:
+        with self._lock:
+            self._acted.add(message_ts)
+
+    def acted_on(self, message_ts: str) -> bool:
+        with self._lock:
+            return message_ts in self._acted

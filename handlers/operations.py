@@ -65,7 +65,7 @@ def _operation(ctx: Context, view: OperationView, call: Callable[[Progress], Any
         view.outcome = on_result(result)
         view.outcome_text = view.finished.message if view.finished else texts.KIND[view.kind]
     progress.finish()
-    if switch and (result is not None or view.steps):
+    if result is not None or view.steps:     # a switch, or a deploy that changed the idle colour
         refresh_topic(ctx)
     return result
 

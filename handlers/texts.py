@@ -111,6 +111,15 @@ def usage_error(message: str) -> str:
     return f"⚠️ {message}\nSee `/deploy help`."
 
 
+def unreadable(why: str) -> str:
+    return f"bluegreen could not read this request ({why}), so it did nothing."
+
+
+def unknown_button(action_id: str) -> str:
+    return (f"This button (`{mrkdwn_escape(action_id[:60])}`) is not one bluegreen made, "
+            "so it did nothing. `/deploy status` shows where things stand.")
+
+
 def stale(reason: str) -> str:
     return f"This button is out of date, so it did nothing: {reason}"
 
