@@ -22,13 +22,15 @@ class Event:
 @dataclass(frozen=True)
 class OperationStarted(Event):
     """kind: deploy | promote | rollback. ``replaces`` is the sha the idle colour ran
-    before this deploy (after a promote, the rollback target)."""
+    before this deploy; ``replaces_rollback_target`` says it was live before the last
+    switch, so a rollback would have gone to it."""
     kind: str
     colour: str
     actor: str
     ref: str | None = None
     sha: str | None = None
     replaces: str | None = None
+    replaces_rollback_target: bool = False
     from_colour: str | None = None
     forced: bool = False
 

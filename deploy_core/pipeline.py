@@ -175,7 +175,8 @@ class Pipeline:
                     replaced_sha = replaces.sha if replaces else None
                     dep_id = self.store.create_deployment(colour, ref, actor, replaced_sha)
                     lease.attach(deployment_id=dep_id)
-                    sha = self._deploy(lease, dep_id, colour, ref, actor, replaced_sha, emit)
+                    target = self._is_rollback_target(colour, replaced_sha)
+                    sha = self._deploy(lease, dep_id, colour, ref, actor, replaced_sha, target, emit)
                 except (BluegreenError, KeyboardInterrupt) as exc:
                     # record the outcome while the lock is still ours, so no other
                     # process can take the failure for a dead owner's operation
@@ -186,12 +187,13 @@ class Pipeline:
                     raise
             hosts = self.config.colours[colour].hosts
             result = DeployResult(dep_id, colour, ref, sha, replaced_sha, True,
-                                  tuple(h.url for h in hosts))
+                                  tuple(h.url for h in hosts), target)
             emit(OperationFinished(kind="deploy", ok=True, colour=colour, sha=sha, op_id=dep_id,
                                    elapsed=time.monotonic() - started,
                                    message=f"{ref} @ {short(sha)} is on {colour}, healthy and "
                                            f"smoke-tested: ready to promote",
                                    data={"replaced_sha": replaced_sha,
+                                         "replaced_rollback_target": target,
                                          "host_urls": list(result.host_urls)}))
             return result
         except (BluegreenError, KeyboardInterrupt) as exc:
@@ -204,14 +206,21 @@ class Pipeline:
                 raise
             raise error from None
 
+    def _is_rollback_target(self, colour: str, sha: str | None) -> bool:
+        """Would a rollback go to ``colour`` now, to the release it runs?"""
+        last = self.store.last_switch()
+        return bool(sha) and last is not None and last.from_colour == colour \
+            and last.from_sha == sha
+
     def _deploy(self, lease, dep_id: int, colour: str, ref: str, actor: str,
-                replaced_sha: str | None, emit: Callback) -> str:
+                replaced_sha: str | None, rollback_target: bool, emit: Callback) -> str:
         """The runbook of one deploy, under the operation lock."""
         emit(OperationStarted(kind="deploy", colour=colour, actor=actor, ref=ref,
-                              replaces=replaced_sha, op_id=dep_id))
-        if replaced_sha:
+                              replaces=replaced_sha, replaces_rollback_target=rollback_target,
+                              op_id=dep_id))
+        if rollback_target:
             emit(Notice(f"{colour} runs {short(replaced_sha)}, the release that was live "
-                        f"before; this deploy replaces it (it is the rollback target)",
+                        f"before: this deploy replaces the rollback target",
                         level="warning", op_id=dep_id))
         runner = HostRunner(self, dep_id, colour, ref, emit, self._cancelled(dep_id, lease))
         hosts = self.config.colours[colour].hosts

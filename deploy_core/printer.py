@@ -49,7 +49,9 @@ class Printer:
                     "rollback": f"rolling back to {e.colour} (live now: {e.from_colour})"}[e.kind]
             c.print(Text.assemble((f"▶ {what}", "bold"), f" by {e.actor}"))
             if e.kind == "deploy":
-                c.print(f"  {e.colour} runs {_short(e.replaces)} now; this deploy replaces it", highlight=False)
+                target = " (the rollback target)" if e.replaces_rollback_target else ""
+                c.print(f"  {e.colour} runs {_short(e.replaces)} now; this deploy replaces it{target}",
+                        highlight=False)
         elif isinstance(e, StepStarted):
             self._running[(e.name, e.host)] = time.monotonic()
             self._spin()

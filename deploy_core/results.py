@@ -62,6 +62,7 @@ class DeployResult:
     replaced_sha: str | None
     smoke_ok: bool
     host_urls: tuple[str, ...]
+    replaced_rollback_target: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ class OperationView:
     from_colour: str | None = None
     sha: str | None = None
     replaces: str | None = None
+    replaces_rollback_target: bool = False
     forced: bool = False
     op_id: int | None = None
     started: bool = False            # OperationStarted seen: refused otherwise
@@ -60,6 +61,7 @@ class OperationView:
             self.colour, self.from_colour, self.forced = e.colour, e.from_colour, e.forced
             self.ref = e.ref or self.ref
             self.sha, self.replaces, self.op_id = e.sha or self.sha, e.replaces, e.op_id
+            self.replaces_rollback_target = e.replaces_rollback_target
         elif isinstance(e, ev.StepStarted):
             self.steps[(e.name, e.host)] = StepView(e.name, e.host, e.at)
         elif isinstance(e, ev.OutputLine):

@@ -177,10 +177,12 @@ def operation_title(kind: str, colour_name: str | None, ref: str | None,
     return f"*{'🔀' if kind == 'promote' else '↩️'} {verb}{' (FORCED)' if forced else ''}: {frm}{to}*"
 
 
-def started_by(by: str, replaces: str | None, colour_name: str | None) -> str:
+def started_by(by: str, replaces: str | None, colour_name: str | None,
+               rollback_target: bool = False) -> str:
     text = f"by {who(by)}"
     if replaces:
-        text += f" · replaces {short(replaces)} on {colour_name} (the rollback target)"
+        text += f" · replaces {short(replaces)} on {colour_name}"
+        text += " (the rollback target)" if rollback_target else ""
     return text
 
 
@@ -195,10 +197,13 @@ def deploy_ready(ref: str, sha: str, colour_name: str, elapsed: float) -> str:
             f"in {seconds(elapsed)}: *ready to promote*.")
 
 
-def replaced_release(sha: str | None, colour_name: str) -> str:
+def replaced_release(sha: str | None, colour_name: str, rollback_target: bool = False) -> str:
     if not sha:
         return f"{colour_name} ran no bluegreen release before."
-    return f"This replaced `{short(sha)}` on {colour_name}, the release that was live before."
+    if rollback_target:
+        return (f"This replaced `{short(sha)}` on {colour_name}, the release that was live "
+                f"before: the rollback target.")
+    return f"This replaced `{short(sha)}` on {colour_name}; it was not the rollback target."
 
 
 def try_it(urls: Iterable[str]) -> str:

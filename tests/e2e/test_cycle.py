@@ -64,7 +64,14 @@ def test_deploy_names_the_release_it_replaces(cycle):
     p.deploy("v1.0", "alice")                          # to green: replaces the rollback target
     started = cycle.events.of(OperationStarted)[0]
     assert started.colour == "green" and started.replaces == first.sha
+    assert started.replaces_rollback_target
     assert any("rollback target" in n.text for n in cycle.events.of(Notice))
+    cycle.events.clear()
+    second = p.deploy("main", "alice")                 # green again: replaces v1.0, never live
+    started = cycle.events.of(OperationStarted)[0]
+    assert started.replaces != first.sha and not started.replaces_rollback_target
+    assert not second.replaced_rollback_target
+    assert not any("rollback target" in n.text for n in cycle.events.of(Notice))
 
 
 @pytest.mark.parametrize("ref", ["main; rm -rf /", "$(id)", "-x", "a..b", "x" * 500, ""])
