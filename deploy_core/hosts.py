@@ -51,7 +51,7 @@ class HostRunner:
     """Runs one deployment's commands on the hosts of one colour."""
 
     def __init__(self, pipeline: "Pipeline", dep_id: int, colour: str, ref: str,
-                 emit: Callback, cancelled: Callable[[], bool]) -> None:
+                 emit: Callback, cancelled: Callable[..., bool]) -> None:
         self.p = pipeline
         self.cfg = pipeline.config
         self.dep_id = dep_id
@@ -119,8 +119,8 @@ class HostRunner:
             raise first
         return [f.result() for f in futures]
 
-    def _check_cancel(self) -> None:
-        if self.cancelled():
+    def _check_cancel(self, fresh: bool = False) -> None:
+        if self.cancelled(fresh):
             self.abort.set()
             raise Cancelled(f"deploy #{self.dep_id} was cancelled; {self.colour} is not promotable")
 
@@ -145,6 +145,8 @@ class HostRunner:
         return sha
 
     def steps(self, hosts, sha: str) -> None:
+        self._check_cancel(fresh=True)      # ask the database before the first step runs
+
         def on_host(host: Host) -> None:
             values = {"sha": sha, "ref": self.ref, "colour": self.colour, "host": host.address}
             for i, template in enumerate(self.cfg.deploy.steps, 1):

@@ -256,14 +256,14 @@ class Pipeline:
         asked = [float("-inf"), False]
         guard = threading.Lock()
 
-        def check() -> bool:
+        def check(fresh: bool = False) -> bool:
             if lease.lost:
                 raise LockLost(f"deploy #{dep_id} lost its operation lock (its lease expired): "
                                f"stopping before the next step")
             if self._cancel.is_set():
                 return True
             with guard:
-                if time.monotonic() - asked[0] >= every_s:
+                if fresh or time.monotonic() - asked[0] >= every_s:
                     asked[:] = [time.monotonic(), self.store.cancel_requested(dep_id)]
                 return bool(asked[1])
         return check

@@ -93,7 +93,7 @@ def _race(url: str) -> None:
     engine = create_engine(normalise_url(url))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() \
-            == ["0001"]
+            == ["0002"]
         assert conn.execute(text("SELECT count(*) FROM locks")).scalar() == 2
     engine.dispose()
 
