@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # HTTP: one gunicorn worker (the background watcher lives in it), threads for requests.
     os.environ["BLUEGREEN_CONFIG"] = str(config.path)
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--workers", "1",  # noqa: S606 # nosec B606 - argv list, our own interpreter
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--workers", "1",  # noqa: S606 # nosec B606 # argv list, our own interpreter
                                "--threads", str(args.threads), "--bind", f"{args.host}:{args.port}",
                                "--access-logfile", "-", "bot.wsgi:app"])
     return 0  # not reached

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     while time.monotonic() < deadline:
         try:
             req = urllib.request.Request(url + "/", headers={"Connection": "close"})  # noqa: S310
-            with urllib.request.urlopen(req, timeout=2) as resp:  # noqa: S310 # nosec B310 - the sandbox's own http URL
+            with urllib.request.urlopen(req, timeout=2) as resp:  # noqa: S310 # nosec B310 # the sandbox's own http URL
                 body = resp.read(4096).decode("utf-8", "replace")
             if f"({sha[:7]})" in body:
                 print(f"{url} serves {sha[:7]}")

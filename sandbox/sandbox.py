@@ -30,7 +30,7 @@ class Sandbox:
 
     def __init__(self, workdir: Path, blue: Address = ("127.0.0.2", 8000),
                  green: Address = ("127.0.0.3", 8000), public: Address = ("127.0.0.1", 8080),
-                 token: str = "sandbox-token", *, python: str = sys.executable,  # nosec B107 - a stand-in's token, not a secret
+                 token: str = "sandbox-token", *, python: str = sys.executable,  # nosec B107 # a stand-in's token, not a secret
                  action_delay_s: float = 0.3) -> None:
         self.workdir = Path(workdir).resolve()
         self.addresses = {"blue": tuple(blue), "green": tuple(green)}

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
 # Slack still sends its deprecated verification token field; the stand-in sends a fake one.
-LEGACY_TOKEN = "legacy-verification-token"  # nosec B105 - not a secret
+LEGACY_TOKEN = "legacy-verification-token"  # nosec B105 # not a secret
 BOT_USER = "U0BLUEGREEN"
 METHODS = ("auth.test", "chat.postMessage", "chat.update", "chat.postEphemeral",
            "conversations.setTopic", "conversations.info", "apps.connections.open")

@@ -17,7 +17,7 @@ from slack_bolt.request import BoltRequest
 from .slack_api import (Change, Message, SlackAPI, block_actions_body, buttons_of, render_message,
                         signed_headers, slash_command_body)
 
-SECRET = "sandbox-signing-secret"  # nosec B105 - the demo signs its own requests
+SECRET = "sandbox-signing-secret"  # nosec B105 # the demo signs its own requests
 
 
 class SlackDemo:
