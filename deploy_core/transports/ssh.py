@@ -82,7 +82,7 @@ class SSHTransport:
         client, chan = self._open_session(host)
         try:
             try:
-                chan.exec_command(remote_command(command, cwd, timeout))  # nosec B601
+                chan.exec_command(remote_command(command, cwd, timeout))
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 self._forget(host, client)
                 raise UnreachableError(f"{self._where(host)}: the connection failed starting "
