@@ -18,6 +18,7 @@ from .errors import StoreError
 SCRIPT_LOCATION = "deploy_core.store:migrations"
 # pg_advisory_xact_lock key serialising migrations of processes opening one database at once.
 MIGRATION_LOCK_KEY = 0x626C7565  # "blue"
+STATEMENT_TIMEOUT_MS = 30_000
 
 
 def normalise_url(url: str) -> URL:
@@ -51,8 +52,18 @@ def make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
-        connect_args["connect_timeout"] = 10
+    if url.get_backend_name() == "postgresql":
+        if "connect_timeout" not in url.query:
+            connect_args["connect_timeout"] = 10
+        # a server that stops answering must not hang a query forever: bound statements
+        # and notice a dead connection through TCP keepalives (about 25 s)
+        options = url.query.get("options", "")
+        if isinstance(options, tuple):
+            options = " ".join(options)
+        if "statement_timeout" not in options:
+            connect_args["options"] = f"{options} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip()
+        connect_args.update(keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                            keepalives_count=3)
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
