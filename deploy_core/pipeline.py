@@ -157,7 +157,8 @@ class Pipeline:
         folder = Path(env.get("BLUEGREEN_PAUSE_DIR", "."))
         (folder / f"{stage}.reached").write_text(str(os.getpid()))
         deadline = time.monotonic() + 120
-        while not (folder / f"{stage}.go").exists() and time.monotonic() < deadline:
+        while not (folder / f"{stage}.go").exists() and time.monotonic() < deadline \
+                and not self._cancel.is_set():
             time.sleep(0.02)
 
     def deploy(self, ref: str, actor: str, listener: Callback | None = None) -> DeployResult:

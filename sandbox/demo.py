@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import threading
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +37,7 @@ def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None 
         tmp = tempfile.TemporaryDirectory(prefix="bluegreen-demo-")
         workdir = tmp.name
     sandbox = Sandbox(Path(workdir))
+    interrupted = False
     try:
         console.print("[bold]Starting the sandbox[/bold]: blue at 127.0.0.2:8000, green at "
                       "127.0.0.3:8000, reserved IP forwarder at 127.0.0.1:8080, DigitalOcean API stand-in")
@@ -49,6 +52,7 @@ def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None 
                 return run_slack_demo(sandbox, env, console, interactive=interactive)
         return _cli_cycle(sandbox, env, console)
     except KeyboardInterrupt:
+        interrupted = True
         console.print("[red]interrupted: stopping everything[/red]")
         return 130
     except BluegreenError as exc:
@@ -61,6 +65,23 @@ def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None 
             signal.signal(signal.SIGTERM, previous)
             if tmp is not None:
                 tmp.cleanup()
+            if interrupted:
+                _leave_no_worker_behind()
+
+
+def _leave_no_worker_behind(grace_s: float = 5.0) -> None:
+    """After Ctrl-C a bot worker may still be finishing a cancelled operation: give it a
+    few seconds, then exit anyway rather than hang (the sandbox is already stopped)."""
+    deadline = time.monotonic() + grace_s
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() and not t.daemon and t is not threading.current_thread()
+           for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 def _cli_cycle(sandbox: Sandbox, env: dict, console: Console) -> int:

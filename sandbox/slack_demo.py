@@ -257,6 +257,9 @@ def run_slack_demo(sandbox: Any, env: Mapping[str, str], console: Any, *,
         else:
             code = run_scripted(cfg, env, out=console, pipeline=pipeline,
                                 progress_interval=progress_interval)
+    except KeyboardInterrupt:
+        pipeline.cancel("demo (Ctrl-C)")      # a deploy in a bot worker stops at its next check
+        raise
     finally:
         stats = load.stop()
         pipeline.close()
