@@ -349,6 +349,14 @@ class Pipeline:
         colour = before.partition(":")[2]
         return RouterChange(colour or None, state.live, state.status, state.detail)
 
+    def remember(self, key: str, value: str) -> None:
+        """Keep a small value for a caller (e.g. which message shows an operation), in the
+        state database, so that a restarted process can find it."""
+        self.store.observe(f"note:{key}", value)
+
+    def recall(self, key: str) -> str | None:
+        return self.store.observation(f"note:{key}")
+
     def current_lock(self):
         """The hold if any, else a live operation lock, else None."""
         return self.store.current_lock()

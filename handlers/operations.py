@@ -40,7 +40,7 @@ def _operation(ctx: Context, view: OperationView, call: Callable[[Progress], Any
                on_result: Callable[[Any], list[dict]]) -> Any:
     """Post the operation's message, run ``call`` with it as listener, show the outcome."""
     progress = Progress(ctx.client, ctx.channel or "", view, blocks.operation,
-                        interval=ctx.progress_interval)
+                        interval=ctx.progress_interval, on_identified=remember_message(ctx))
     progress.post()
     result: Any = None
     error: BaseException | None = None
@@ -68,6 +68,31 @@ def _operation(ctx: Context, view: OperationView, call: Callable[[Progress], Any
     if result is not None or view.steps:     # a switch, or a deploy that changed the idle colour
         refresh_topic(ctx)
     return result
+
+
+def message_key(kind: str, op_id: int | None) -> str:
+    return f"slack-message:{kind}:{op_id}"
+
+
+def remember_message(ctx: Context) -> Callable[[str, int, str, str], None]:
+    """Keep which message shows an operation, so a restarted bot can close it."""
+    def remember(kind: str, op_id: int, channel: str, ts: str) -> None:
+        ctx.pipeline.remember(message_key(kind, op_id), f"{channel} {ts}")
+    return remember
+
+
+def close_interrupted_message(ctx: Context, kind: str, op_id: int | None, text: str) -> None:
+    """Replace a dead operation's '⏳ running' message with what happened to it."""
+    if op_id is None:
+        return
+    try:
+        ref = ctx.pipeline.recall(message_key(kind, op_id))
+        if not ref:
+            return
+        channel, ts = ref.split(" ", 1)
+        ctx.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks.message(text))
+    except Exception as exc:  # noqa: BLE001 - the announcement still goes out
+        log.warning("could not close the interrupted operation's message: %s", type(exc).__name__)
 
 
 def post(ctx: Context, message_blocks: list[dict], text: str) -> str | None:

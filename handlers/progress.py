@@ -95,8 +95,11 @@ class Progress:
 
     def __init__(self, client: Any, channel: str, view: OperationView,
                  render: Callable[[OperationView, float], tuple[str, list[dict]]], *,
-                 interval: float = 1.0, clock: Callable[[], float] = time.time) -> None:
+                 interval: float = 1.0, clock: Callable[[], float] = time.time,
+                 on_identified: Callable[[str, int, str, str], None] | None = None) -> None:
         self.client, self.channel, self.view = client, channel, view
+        self.on_identified = on_identified       # (kind, op id, channel, ts), once
+        self._identified = False
         self.render, self.interval, self.clock = render, interval, clock
         self.ts: str | None = None
         self._lock = threading.Lock()
@@ -123,6 +126,13 @@ class Progress:
                 return
             self.view.apply(event)
             self._dirty = True
+            if not self._identified and self.view.op_id is not None and self.ts is not None \
+                    and self.on_identified is not None:
+                self._identified = True
+                try:
+                    self.on_identified(self.view.kind, self.view.op_id, self.channel, self.ts)
+                except Exception as exc:  # noqa: BLE001 - bookkeeping must not stop the operation
+                    log.warning("could not remember the progress message: %s", _safe(exc))
             self._schedule(max(0.0, self._last + self.interval - time.monotonic()))
 
     def _schedule(self, delay: float) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import blocks, texts
 from .context import Context
-from .operations import post, refresh_topic, say
+from .operations import close_interrupted_message, post, refresh_topic, say
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,9 @@ class Watcher:
     def start(self) -> None:
         """At bot start: announce interrupted operations, then set the topic."""
         for rec in self.ctx.pipeline.recover():
-            say(self.ctx, texts.interrupted(rec.kind, rec.id, rec.holder, rec.colour,
-                                            rec.started_at))
+            text = texts.interrupted(rec.kind, rec.id, rec.holder, rec.colour, rec.started_at)
+            close_interrupted_message(self.ctx, rec.kind, rec.id, text)
+            say(self.ctx, text)
         self.tick()          # a switch made by hand while the bot was away is news too
         refresh_topic(self.ctx)
 

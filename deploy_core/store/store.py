@@ -61,6 +61,12 @@ class Store:
                                    .values(value=value, updated_at=utcnow())).rowcount
             return (changed == 1, row.value)
 
+    def observation(self, name: str) -> str | None:
+        """The value last set for ``name`` with ``observe``, or None."""
+        table = observations
+        with self._db.transaction("reading an observation") as conn:
+            return conn.execute(select(table.c.value).where(table.c.name == name)).scalar()
+
     def ping(self) -> None:
         with self._db.transaction("ping") as conn:
             conn.execute(text("SELECT 1"))

@@ -174,10 +174,15 @@ def test_a_bot_killed_mid_deploy_says_so_when_it_comes_back(sandbox, start_bot, 
         slack.wait_for(lambda: (pause / "deploy:health.reached").exists(), timeout=30)
         os.killpg(bot.proc.pid, signal.SIGKILL)                       # master and worker die
         bot.proc.wait(10)
+    progress = slack.messages(CHANNEL)[-1]
+    assert "Deploy" in render_message(progress, slack.users)
     with start_bot() as again:
         notice = newest(slack, "was interrupted", timeout=20)
         text = render_message(notice, slack.users)
         assert "Deploy #1 to green by @alice" in text and "deploy again before promoting" in text
+        # the dead operation's own progress message no longer says it is running
+        closed = render_message(slack.message(CHANNEL, progress.ts), slack.users)
+        assert "was interrupted" in closed and "⏳" not in closed
         again.command("/deploy", "status")
         status = slack.wait_for(lambda: slack.ephemeral("U0ALICE"))[0]
         assert "No lock" in render_message(status)
