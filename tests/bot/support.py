@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from sandbox.slack_api import (Message, SlackAPI, block_actions_body, buttons_of, signed_headers,
-                               slash_command_body)
+from sandbox.slack_api import (Message, SlackAPI, block_actions_body, buttons_of, render_message,
+                               signed_headers, slash_command_body)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-signing-secret"
@@ -130,3 +130,22 @@ def slack_env(slack: SlackAPI, **extra: str) -> dict[str, str]:
 def changes(slack: SlackAPI) -> list:
     """Every call that changed what someone sees (everything but auth.test and reads)."""
     return [c for c in slack.calls if c.method not in ("auth.test", "conversations.info")]
+
+
+def channel_text(slack: SlackAPI) -> list[str]:
+    return [render_message(m, slack.users, slack.channels) for m in slack.messages(CHANNEL)]
+
+
+def newest(slack: SlackAPI, *needles: str, timeout: float = 60) -> Message:
+    """The newest channel message showing every needle (and no ⏳ step), waiting for it."""
+    def find() -> Message | None:
+        for m in reversed(slack.messages(CHANNEL)):
+            text = render_message(m, slack.users, slack.channels)
+            if all(n in text for n in needles) and "⏳" not in text:
+                return m
+        return None
+    try:
+        return slack.wait_for(find, timeout)
+    except AssertionError:
+        raise AssertionError(f"no message shows {needles}; the channel shows:\n"
+                             + "\n---\n".join(channel_text(slack))) from None

@@ -13,7 +13,7 @@ from sandbox import DROPLETS, RESERVED_IP, Sandbox
 from sandbox.repo import release_files
 from sandbox.slack_api import buttons_of, render_message
 
-from .support import BOB, CHANNEL, BotServer, slack_env
+from .support import BOB, CHANNEL, BotServer, channel_text, newest, slack_env  # noqa: F401
 
 ADDRESSES = {"blue": ("127.0.0.32", 8000), "green": ("127.0.0.33", 8000),
              "public": ("127.0.0.31", 8080)}
@@ -36,25 +36,6 @@ def start_bot(sandbox, slack, tmp_path):
     def start(**extra: str) -> BotServer:
         return BotServer(slack_env(slack, **sandbox.env, **extra), tmp_path / "gunicorn.log", slack)
     return start
-
-
-def channel_text(slack) -> list[str]:
-    return [render_message(m, slack.users, slack.channels) for m in slack.messages(CHANNEL)]
-
-
-def newest(slack, *needles: str, timeout: float = 60):
-    """Wait for a channel message showing every needle (and no ⏳); return it."""
-    def find():
-        for m in reversed(slack.messages(CHANNEL)):
-            text = render_message(m, slack.users, slack.channels)
-            if all(n in text for n in needles) and "⏳" not in text:
-                return m
-        return None
-    try:
-        return slack.wait_for(find, timeout)
-    except AssertionError:
-        raise AssertionError(f"no message shows {needles}; the channel shows:\n"
-                             + "\n---\n".join(channel_text(slack))) from None
 
 
 def press_until_answered(bot, slack, label, message) -> str:

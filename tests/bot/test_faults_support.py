@@ -29,10 +29,9 @@ from bot.serve import make_wsgi
 from deploy_core import config as config_mod
 from deploy_core.pipeline import Pipeline
 from sandbox import DROPLETS, RESERVED_IP, Sandbox
-from sandbox.slack_api import (Message, SlackAPI, block_actions_body, buttons_of, render_message,
-                               signed_headers, slash_command_body)
+from sandbox.slack_api import (Message, SlackAPI, block_actions_body, buttons_of, signed_headers, slash_command_body)
 
-from .support import ALICE, BOB, CHANNEL, SECRET
+from .support import ALICE, BOB, CHANNEL, SECRET, newest  # noqa: F401 - re-exported
 
 CAROL = ("U0CAROL", "carol")     # a second deployer
 SANDBOX = {"blue": ("127.0.0.72", 8000), "green": ("127.0.0.73", 8000),
@@ -213,21 +212,6 @@ def snapshot(p: Pipeline, sb: Sandbox, slack: SlackAPI) -> dict[str, Any]:
 def said_to(slack: SlackAPI, user: str, timeout: float = 20) -> str:
     """The newest thing only ``user`` was shown, waiting for it."""
     return slack.wait_for(lambda: slack.ephemeral(user), timeout)[-1].text
-
-
-def newest(slack: SlackAPI, *needles: str, timeout: float = 60) -> Message:
-    """The newest channel message showing every needle (and no ⏳ step), waiting for it."""
-    def find() -> Message | None:
-        for m in reversed(slack.messages(CHANNEL)):
-            text = render_message(m, slack.users, slack.channels)
-            if all(n in text for n in needles) and "⏳" not in text:
-                return m
-        return None
-    try:
-        return slack.wait_for(find, timeout)
-    except AssertionError:
-        shown = "\n---\n".join(render_message(m, slack.users) for m in slack.messages(CHANNEL))
-        raise AssertionError(f"no message shows {needles}; the channel shows:\n{shown}") from None
 
 
 def everything_shown(slack: SlackAPI, *acks: Answer) -> str:

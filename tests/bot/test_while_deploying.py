@@ -7,7 +7,8 @@ import time
 from sandbox.slack_api import buttons_of, render_message
 
 from .support import BOB, CHANNEL
-from .test_cycle import newest, sandbox, start_bot  # noqa: F401 - fixtures
+from .support import newest
+from .test_cycle import sandbox, start_bot  # noqa: F401 - fixtures
 
 
 def test_acks_stay_fast_while_a_deploy_is_held_and_cancel_stops_it(sandbox, start_bot, slack,  # noqa: F811

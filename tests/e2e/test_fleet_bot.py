@@ -15,7 +15,7 @@ from deploy_core.store.locks import pid_alive
 from sandbox.repo import release_files
 from sandbox.slack_api import SlackAPI, buttons_of, render_message
 from tests.bot.support import ALICE, SECRET, BotServer, slack_env
-from tests.bot.test_cycle import channel_text, newest
+from tests.bot.support import channel_text, newest
 from tests.support.botproc import (CHANNEL, bot_env, group_members, kill_group, stored,
                                    write_config)
 from tests.support.fleet import ROUTERS, Fleet
