@@ -9,9 +9,7 @@ stuck and errored actions at router level (tests/unit/test_do_router.py).
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -26,6 +24,7 @@ from deploy_core.pipeline import Pipeline
 from deploy_core.routers.nginx import NginxRouter, upstream_text
 from deploy_core.store import Store
 from deploy_core.transports.local import LocalTransport
+from tests.support.tiny_http import TinyHTTP
 from sandbox import DROPLETS, RESERVED_IP
 from tests.e2e import test_faults_support as support
 from tests.e2e.test_faults_support import Recorder, World, assert_settled
@@ -38,26 +37,11 @@ ONE_ACTION = rf"^/v2/reserved_ips/{RESERVED_IP}/actions/\d+$"
 THE_IP = rf"^/v2/reserved_ips/{RESERVED_IP}$"
 
 
-class _Answer500(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"Internal Server Error"
-        self.send_response(500)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def answers_500() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.53", 0), _Answer500)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.53:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server = TinyHTTP(("127.0.0.53", 0), lambda path: (500, "Internal Server Error"))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
@@ -185,35 +169,22 @@ NGINX_HOST = "127.0.0.59"
 BACKENDS = {"blue": 8091, "green": 8092}
 
 
-class _Identity(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = (self.server.identity if self.path == "/hostname" else "ok").encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _identity(name: str):
+    """Answer /hostname with ``name`` and everything else (health, smoke) with ok."""
+    return lambda path: (200, name if path == "/hostname" else "ok")
 
 
 @pytest.fixture(scope="module")
 def nginx_front(tmp_path_factory):
-    servers = []
-    for colour, port in BACKENDS.items():
-        server = ThreadingHTTPServer((NGINX_HOST, port), _Identity)
-        server.identity = f"{colour}-production"  # type: ignore[attr-defined]
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
+    servers = [TinyHTTP((NGINX_HOST, port), _identity(f"{colour}-production"))
+               for colour, port in BACKENDS.items()]
     front = start_front(tmp_path_factory.mktemp("nginx-front"), listen=(NGINX_HOST, 8080))
     try:
         yield front
     finally:
         front.nginx.stop()
         for server in servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
 
 def test_nginx_refusing_the_new_upstream_keeps_old_file_and_traffic(nginx_front, tmp_path):

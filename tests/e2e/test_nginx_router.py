@@ -1,8 +1,6 @@
 """The nginx router against a real nginx on 127.0.0.14:8080 and two colour backends."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -13,37 +11,19 @@ from deploy_core.config import (AppConfig, ColourConfig, Config, DeployConfig, H
                                 RouterConfig, SlackConfig, SSHConfig)
 from deploy_core.errors import RouterError
 from deploy_core.routers.nginx import NginxRouter, upstream_text
+from tests.support.tiny_http import TinyHTTP, saying
 from tests.support.nginx import FrontNginx, Nginx, ShellTransport, front_conf
 
 HOSTS = {"blue": Host("127.0.0.12", None, "http://127.0.0.12:8091"),
          "green": Host("127.0.0.13", None, "http://127.0.0.13:8091")}
 
 
-class _Colour(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = self.server.colour.encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def backends() -> Iterator[None]:
-    servers = []
-    for colour, host in HOSTS.items():
-        server = ThreadingHTTPServer((host.address, 8091), _Colour)
-        server.colour = colour  # type: ignore[attr-defined]
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
+    servers = [TinyHTTP((host.address, 8091), saying(colour)) for colour, host in HOSTS.items()]
     yield
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 @pytest.fixture

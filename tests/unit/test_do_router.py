@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import pytest
@@ -14,6 +12,7 @@ from deploy_core.config import (AppConfig, ColourConfig, Config, DeployConfig, P
                                 RouterConfig, SlackConfig, SSHConfig)
 from deploy_core.errors import ActionTimeout, RouterAuthError, RouterError
 from deploy_core.routers.digitalocean import DigitalOceanRouter
+from tests.support.tiny_http import TinyHTTP, saying
 from sandbox.do_api import DOStandIn
 from sandbox.forwarder import Forwarder
 
@@ -22,31 +21,12 @@ IP = "203.0.113.7"
 BLUE, GREEN, OTHER = 111111, 222222, 333333
 
 
-class _Colour(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = self.server.colour.encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def backends() -> Iterator[dict[str, tuple[str, int]]]:
-    servers = {}
-    for colour in ("blue", "green", "other"):
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Colour)
-        server.colour = colour  # type: ignore[attr-defined]
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers[colour] = server
-    yield {c: s.server_address[:2] for c, s in servers.items()}  # type: ignore[misc]
+    servers = {c: TinyHTTP(("127.0.0.1", 0), saying(c)) for c in ("blue", "green", "other")}
+    yield {c: s.address for c, s in servers.items()}
     for server in servers.values():
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 @pytest.fixture
