@@ -21,6 +21,7 @@ from .config import Config, other
 from .errors import (BluegreenError, Cancelled, NotPromotable, RouterError, RouterMismatch, SmokeError, UsageError)
 from .events import Callback, Notice, OperationFinished, OperationStarted, fan_out
 from .hosts import HostRunner
+from .notes import short
 from .refs import validate_ref
 from .results import ColourStatus, DeployResult, HostStatus, RouterChange, Status, SwitchResult
 from .routers import Router, RouterState
@@ -28,10 +29,6 @@ from .store.errors import LockLost
 from .switching import Switcher
 
 log = logging.getLogger("bluegreen.pipeline")
-
-
-def short(sha: str | None) -> str:
-    return sha[:7] if sha else "unknown"
 
 
 class Pipeline:

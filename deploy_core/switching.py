@@ -10,16 +10,12 @@ from .config import COLOURS, other
 from .errors import (BluegreenError, HealthError, NotPromotable, NotRollbackable, RouterError,
                      UsageError, VerifyError)
 from .events import Callback, Commit, Notice, OperationFinished, OperationStarted, StepFinished, StepStarted
-from .notes import log_command, parse_log
+from .notes import log_command, parse_log, short
 from .refs import render_path
 from .results import SwitchResult
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
-
-
-def short(sha: str | None) -> str:
-    return sha[:7] if sha else "unknown"
 
 
 class Switcher:

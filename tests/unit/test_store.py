@@ -392,11 +392,13 @@ def test_running_rows_without_a_live_owner_are_interrupted_but_not_a_live_ones(
 
 
 def test_renewing_keeps_the_lease_alive(store: Store, url: str) -> None:
-    lease = store.acquire_operation("deploy", "alice", 0.3)
+    # lease 1 s, renewed every 1/3 s: after 2.5 s only the renewals can have kept it
+    # (a 0.3 s lease was too tight for a loaded 2-core machine: one late renewal lost it)
+    lease = store.acquire_operation("deploy", "alice", 1.0)
     lease.start_renewing()
     other = Store(url)
     try:
-        time.sleep(0.8)
+        time.sleep(2.5)
         with pytest.raises(LockHeld):
             other.acquire_operation("deploy", "bob", 30)
         assert lease.lost is None
