@@ -32,6 +32,9 @@ def _sigterm(signum, frame):  # turn SIGTERM into the same clean stop as Ctrl-C
 def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None = None) -> int:
     console = Console()
     previous = signal.signal(signal.SIGTERM, _sigterm)
+    # Ctrl-C must stop the demo even when started from a shell that ignores SIGINT
+    # for background jobs (which Python would otherwise respect)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="bluegreen-demo-")
@@ -63,6 +66,7 @@ def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None 
             sandbox.stop()
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
             if tmp is not None:
                 tmp.cleanup()
             if interrupted:

@@ -47,14 +47,20 @@ class SlackDemo:
         self.background = start_background(self.app)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            from bot import context_of
+            # Ctrl-C: stop the bot's running operation at its next check, don't wait long
+            context_of(self.app).pipeline.cancel("demo (Ctrl-C)")
+            self.close(wait_s=5)
+        else:
+            self.close()
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 30) -> None:
         from bot import context_of
         if self.background is not None:
             self.background.stop()
-        context_of(self.app).jobs.wait_idle(30)
+        context_of(self.app).jobs.wait_idle(wait_s)
         self.slack.stop()
 
     # -- what a person does --------------------------------------------------------------

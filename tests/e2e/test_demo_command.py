@@ -54,11 +54,15 @@ def test_ctrl_c_mid_deploy_stops_everything(tmp_path, mode):
             assert proc.poll() is None and time.monotonic() < deadline, "the demo never reached deploy"
             time.sleep(0.05)
         assert all(listening(a) for a in ADDRESSES)
+        sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
+        for pid in processes_mentioning(str(tmp_path / "demo")):   # never leave a sandbox behind
+            os.kill(pid, signal.SIGKILL)
+    assert time.monotonic() - sent < 30, "Ctrl-C took too long to stop the demo"
     assert proc.returncode != 0 and ("interrupted" in out or "Ctrl-C" in out), out
     assert not any(listening(a) for a in ADDRESSES)
     assert processes_mentioning(str(tmp_path / "demo")) == []
