@@ -9,6 +9,7 @@ import requests
 from . import web
 from .errors import BluegreenError, HostKeyError
 from .results import CheckItem
+from .running import NO_RELEASE_PATH
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -25,6 +26,10 @@ def run_checks(p: "Pipeline") -> list[CheckItem]:
             items.append(CheckItem(f"{colour.name} {host.name} health", answer.ok,
                                    f"{host.url}{cfg.app.health_path}: {answer.detail}",
                                    "" if answer.ok else "start the app or fix health_path"))
+            if cfg.app.release_path:
+                items.append(_release(cfg, colour.name, host))
+    if not cfg.app.release_path:
+        items.append(CheckItem("release proof", True, NO_RELEASE_PATH, warning=True))
     items.append(_router(p))
     items.append(_slack(cfg.env))
     return items
@@ -50,7 +55,23 @@ def _reach(p: "Pipeline", colour: str, host) -> CheckItem:
     except BluegreenError as exc:
         return CheckItem(name, False, str(exc), "check the address, port, user and key")
     ok = result.exit_status == 0
-    return CheckItem(name, ok, "reachable, host key verified" if ok else f"`true` exited {result.exit_status}")
+    if not ok:
+        return CheckItem(name, False, f"`true` exited {result.exit_status}")
+    if p.config.deploy.transport == "local":     # say only what was checked: no SSH here
+        return CheckItem(name, True, "commands run on this machine (local transport: no SSH, "
+                                     "no host key to verify)")
+    return CheckItem(name, True, "reachable, host key verified")
+
+
+def _release(cfg, colour: str, host) -> CheckItem:
+    path = cfg.app.release_path
+    answer = web.get(host.url + path, cfg.app.request_timeout_s)
+    sha = web.release_sha(answer.text) if answer.ok else None
+    if sha:
+        return CheckItem(f"{colour} {host.name} release", True, f"{host.url}{path} serves {sha[:7]}")
+    return CheckItem(f"{colour} {host.name} release", False,
+                     f"{host.url}{path}: {web.describe_release(answer, path)}",
+                     "the route must answer the sha its process loaded; deploys wait for it")
 
 
 def _router(p: "Pipeline") -> CheckItem:

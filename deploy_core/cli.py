@@ -131,9 +131,9 @@ def _run(args, p, out: Console, printer: Printer) -> int:
         return 0
     if cmd == "deploy":
         result = p.deploy(args.ref, who)
-        out.print(f"[green]✔[/green] {result.ref} @ {result.sha[:7]} is on {result.colour}; "
-                  f"try it at {', '.join(result.host_urls)}, then `bluegreen promote`",
-                  highlight=False)
+        out.print(f"[green]✔[/green] {result.ref} @ {result.sha[:7]} is on {result.colour}: "
+                  f"{result.evidence}; try it at {', '.join(result.host_urls)}, then "
+                  "`bluegreen promote`", highlight=False)
         return 0
     if cmd == "promote":
         print_switch(out, p.promote(who, force=args.force, to=args.to))

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .refs import PLACEHOLDERS, RUN_PLACEHOLDERS, placeholder_problem
 
 COLOURS = ("blue", "green")
 
@@ -40,6 +41,7 @@ class AppConfig:
     public_url: str
     identity_path: str = "/hostname"
     health_path: str = "/healthz"
+    release_path: str | None = None       # answers the sha the serving process runs
     request_timeout_s: float = 5.0
 
 
@@ -74,10 +76,22 @@ class PromoteConfig:
 
 @dataclass(frozen=True)
 class SmokeCheck:
+    """An HTTP check of each idle host (``path``), or a command run where bluegreen runs
+    (``run``, with ``{url}`` the host's URL); each bounded by ``timeout_s``."""
     name: str
-    path: str
+    path: str | None = "/"
     status: int = 200
     contains: str | None = None
+    run: str | None = None
+    timeout_s: float | None = None        # None: app.request_timeout_s for HTTP checks
+
+    def timeout(self, request_timeout_s: float) -> float:
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return RUN_TIMEOUT_S if self.run else request_timeout_s
+
+
+RUN_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -185,7 +199,7 @@ class _Checker:
         if value is not None and (value <= minimum if exclusive else value < minimum):
             self.problem(f"{path}.{key}", f"must be {'>' if exclusive else '>='} {minimum:g}")
             return default
-        return float(value)
+        return float(value) if value is not None else default
 
     def integer(self, data, key, path, default=None, required=False, minimum=1) -> Any:
         value = self.get(data, key, path, int, default, required)
@@ -247,12 +261,14 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
     c.unknown(data, {"app", "ssh", "deploy", "promote", "smoke", "colours", "router", "slack"}, "")
 
     a = c.table(data, "app", "app")
-    c.unknown(a, {"name", "public_url", "identity_path", "health_path", "request_timeout_s"}, "app")
+    c.unknown(a, {"name", "public_url", "identity_path", "health_path", "release_path",
+                  "request_timeout_s"}, "app")
     app = AppConfig(
         name=c.string(a, "name", "app", default="app", required=True) or "app",
         public_url=c.url(a, "public_url", "app"),
         identity_path=c.url_path(a, "identity_path", "app", "/hostname"),
         health_path=c.url_path(a, "health_path", "app", "/healthz"),
+        release_path=c.url_path(a, "release_path", "app", None),
         request_timeout_s=c.number(a, "request_timeout_s", "app", 5.0),
     )
 
@@ -266,6 +282,8 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
     for i, step in enumerate(steps):
         if not isinstance(step, str) or not step.strip():
             c.problem(f"deploy.steps[{i}]", "must be a non-empty string")
+        elif problem := placeholder_problem(step, PLACEHOLDERS):
+            c.problem(f"deploy.steps[{i}]", problem)
     steps = [s for s in steps if isinstance(s, str) and s.strip()]
     if not steps and "steps" in d:
         c.problem("deploy.steps", "must list at least one command")
@@ -310,15 +328,28 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
         if not isinstance(item, dict):
             c.problem(sp, "must be a table")
             continue
-        c.unknown(item, {"name", "path", "status", "contains"}, sp)
+        c.unknown(item, {"name", "path", "status", "contains", "run", "timeout_s"}, sp)
+        name = c.string(item, "name", sp, default=f"check {i + 1}") or f"check {i + 1}"
+        timeout_s = c.number(item, "timeout_s", sp, None)
+        if "run" in item:
+            for key in ("path", "status", "contains"):
+                if key in item:
+                    c.problem(f"{sp}.{key}", "not with run: a check is a path or a command")
+            run = c.string(item, "run", sp, default="", required=True) or ""
+            problem = placeholder_problem(run, RUN_PLACEHOLDERS)
+            if problem:
+                c.problem(f"{sp}.run", problem)
+            smoke.append(SmokeCheck(name=name, path=None, run=run, timeout_s=timeout_s))
+            continue
         status = c.integer(item, "status", sp, default=200, minimum=100)
         if isinstance(status, int) and status > 599:
             c.problem(f"{sp}.status", "must be an HTTP status (100-599)")
         smoke.append(SmokeCheck(
-            name=c.string(item, "name", sp, default=f"check {i + 1}") or f"check {i + 1}",
+            name=name,
             path=c.url_path(item, "path", sp, "/"),
             status=status or 200,
             contains=c.string(item, "contains", sp),
+            timeout_s=timeout_s,
         ))
 
     colours: dict[str, ColourConfig] = {}

@@ -18,6 +18,7 @@ the message people read and an ``exit_code`` for the CLI::
     │   ├── ActionTimeout          a switch did not complete in time
     │   └── RouterMismatch         router and identity route disagree
     ├── HealthError                a host never became healthy
+    │   └── ReleaseError           a host never answered the deployed sha at release_path
     ├── SmokeError                 a smoke check failed
     ├── VerifyError                the public URL did not show the new colour
     ├── LockHeld                   an operation or a hold is in the way
@@ -119,6 +120,10 @@ class RouterMismatch(RouterError):
 
 class HealthError(BluegreenError):
     pass
+
+
+class ReleaseError(HealthError):
+    """Release proof failed: the host still serves another release (or no sha at all)."""
 
 
 class SmokeError(BluegreenError):

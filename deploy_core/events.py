@@ -31,6 +31,8 @@ class OperationStarted(Event):
     sha: str | None = None
     replaces: str | None = None
     replaces_rollback_target: bool = False
+    replaces_foreign: bool = False       # bluegreen did not deploy what it replaces
+    replaces_proven: bool = True         # read from release_path, not only checked out
     from_colour: str | None = None
     forced: bool = False
 

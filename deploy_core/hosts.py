@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from . import web
+from .smoke import SmokeOutcome, check_host
 from .config import Host
-from .errors import (BluegreenError, Cancelled, Deadline, HealthError, StepFailed,
+from .errors import (BluegreenError, Cancelled, Deadline, HealthError, ReleaseError, StepFailed,
                      TransportError, UnknownRef)
 from .events import Callback, OutputLine, StepFinished, StepStarted
 from .poll import wait_until
@@ -162,53 +163,103 @@ class HostRunner:
             raise
         self._check_cancel()
 
-    def wait_healthy(self, hosts) -> None:
-        app, deploy = self.cfg.app, self.cfg.deploy
+    def wait_served(self, hosts, sha: str) -> None:
+        """Release proof, then health: every host within ``health_timeout_s``.
+
+        A graceful reload returns before the new workers serve, so until a host answers
+        the deployed sha at ``release_path`` its health could be the old release's."""
+        deploy = self.cfg.deploy
 
         def on_host(host: Host) -> None:
-            self.emit(StepStarted(name="health", host=host.name, op_id=self.dep_id))
-            t0 = time.monotonic()
-            deadline = t0 + deploy.health_timeout_s
-            last = ["no answer yet"]
-
-            def attempt():
-                if self.cancelled() or self.abort.is_set():
-                    raise Cancelled(f"deploy #{self.dep_id} was cancelled")
-                # a host that never answers must not stretch the wait past health_timeout_s
-                left = max(deadline - time.monotonic(), 0.2)
-                answer = web.health(host.url, app.health_path,
-                                    min(app.request_timeout_s, 5.0, left))
-                last[0] = answer.detail
-                return True if answer.ok else None
-            try:
-                wait_until(attempt, timeout=deploy.health_timeout_s,
-                           interval=deploy.health_interval_s, max_interval=2.0,
-                           what=f"{host.name} to be healthy")
-            except Deadline:
-                self.abort.set()
-                detail = (f"{host.url}{app.health_path} never answered 2xx within "
-                          f"{deploy.health_timeout_s:g}s (last: {last[0]})")
-                self.emit(StepFinished(name="health", host=host.name, ok=False,
-                                       elapsed=time.monotonic() - t0, detail=detail, op_id=self.dep_id))
-                raise HealthError(f"health check failed on {self.colour}: {detail}") from None
-            self.emit(StepFinished(name="health", host=host.name, ok=True,
-                                   elapsed=time.monotonic() - t0, detail=last[0], op_id=self.dep_id))
+            deadline = time.monotonic() + deploy.health_timeout_s
+            if self.cfg.app.release_path:
+                self._await(host, "release", deadline, self._release_attempt(host, sha),
+                            lambda last: ReleaseError(
+                                f"release proof failed on {self.colour}: {_still(host, last, sha)} "
+                                f"after {deploy.health_timeout_s:g}s", host=host.name))
+            self._await(host, "health", deadline, self._health_attempt(host),
+                        lambda last: HealthError(
+                            f"health check failed on {self.colour}: {host.url}"
+                            f"{self.cfg.app.health_path} never answered 2xx within "
+                            f"{deploy.health_timeout_s:g}s (last: {last})", host=host.name))
         self._each(hosts, on_host)
 
+    def _release_attempt(self, host: Host, sha: str):
+        app = self.cfg.app
+        path = app.release_path or ""
+
+        def attempt(left: float) -> tuple[bool, str]:
+            answer = web.get(host.url + path, min(app.request_timeout_s, 5.0, left))
+            served = web.release_sha(answer.text) if answer.ok else None
+            return web.same_release(served, sha), web.describe_release(answer, path)
+        return attempt
+
+    def _health_attempt(self, host: Host):
+        app = self.cfg.app
+
+        def attempt(left: float) -> tuple[bool, str]:
+            answer = web.health(host.url, app.health_path, min(app.request_timeout_s, 5.0, left))
+            return answer.ok, answer.detail
+        return attempt
+
+    def _await(self, host: Host, name: str, deadline: float, attempt, failure) -> None:
+        """Poll ``attempt`` until it passes or ``deadline``; one step of the deploy's story."""
+        self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
+        t0 = time.monotonic()
+        last = ["no answer yet"]
+
+        def once() -> bool | None:
+            if self.cancelled() or self.abort.is_set():
+                raise Cancelled(f"deploy #{self.dep_id} was cancelled")
+            # a host that never answers must not stretch the wait past the deadline
+            ok, last[0] = attempt(max(deadline - time.monotonic(), 0.2))
+            return True if ok else None
+        try:
+            wait_until(once, timeout=max(deadline - time.monotonic(), 0.0),
+                       interval=self.cfg.deploy.health_interval_s, max_interval=2.0,
+                       what=f"{host.name}: {name}")
+        except Deadline:
+            self.abort.set()
+            error = failure(last[0])
+            self.emit(StepFinished(name=name, host=host.name, ok=False,
+                                   elapsed=time.monotonic() - t0, detail=str(error), op_id=self.dep_id))
+            raise error from None
+        self.emit(StepFinished(name=name, host=host.name, ok=True,
+                               elapsed=time.monotonic() - t0, detail=last[0], op_id=self.dep_id))
+
     def smoke(self, hosts) -> str | None:
-        """Run every smoke check on every host; return the first failure's text."""
+        """Run every smoke check on every host; return the failures' text, or None."""
         def on_host(host: Host) -> list[str]:
             failures = []
             for check in self.cfg.smoke:
-                name = f"smoke: {check.name}"
-                self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
-                t0 = time.monotonic()
-                answer = web.smoke(host.url, check, self.cfg.app.request_timeout_s)
-                self.emit(StepFinished(name=name, host=host.name, ok=answer.ok,
-                                       elapsed=time.monotonic() - t0, detail=answer.detail,
-                                       op_id=self.dep_id))
-                if not answer.ok:
-                    failures.append(f"{check.name!r} on {host.name}: {answer.detail}")
+                outcome = self._smoke_one(host, check)
+                if not outcome.ok:
+                    failures.append(f"{check.name!r} on {host.name}: {outcome.detail}")
             return failures
         failures = [f for per_host in self._each(hosts, on_host) for f in per_host]
         return "; ".join(failures) if failures else None
+
+    def _smoke_one(self, host: Host, check) -> SmokeOutcome:
+        name = f"smoke: {check.name}"
+        self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
+        started, t0 = datetime.now(timezone.utc), time.monotonic()
+
+        def on_line(stream: str, line: str) -> None:
+            self.emit(OutputLine(name=name, host=host.name, stream=stream, line=line,
+                                 op_id=self.dep_id))
+        outcome = check_host(self.cfg, check, host.url, on_line)
+        if check.run is not None:       # your own tests: their output goes to the deploy's log
+            self.p.store.record_step(self.dep_id, host.name, name, outcome.command,
+                                     outcome.exit_status, outcome.output, started,
+                                     datetime.now(timezone.utc))
+        self.emit(StepFinished(name=name, host=host.name, ok=outcome.ok,
+                               elapsed=time.monotonic() - t0, detail=outcome.detail,
+                               tail=outcome.tail if not outcome.ok else (), op_id=self.dep_id))
+        return outcome
+
+
+def _still(host: Host, last: str, sha: str) -> str:
+    """What a host serves instead of ``sha``, e.g. '127.0.0.3 still serves 1a2b3c4'."""
+    if web.release_sha(last):
+        return f"{host.name} still serves {last} (not {sha[:7]})"
+    return f"{host.name} never answered {sha[:7]} ({last})"

@@ -12,10 +12,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from . import running as running_mod
 from . import web
 from .config import Config, other
 from .errors import (BluegreenError, Cancelled, NotPromotable, RouterError, RouterMismatch, SmokeError, UsageError)
@@ -23,7 +23,8 @@ from .events import Callback, Notice, OperationFinished, OperationStarted, fan_o
 from .hosts import HostRunner
 from .notes import short
 from .refs import validate_ref
-from .results import ColourStatus, DeployResult, HostStatus, RouterChange, Status, SwitchResult
+from .results import (ColourStatus, DeployResult, HostStatus, Replaced, RouterChange, Status,
+                      SwitchResult)
 from .routers import Router, RouterState
 from .store.errors import LockLost
 from .switching import Switcher
@@ -104,23 +105,33 @@ class Pipeline:
             elif not answer.ok:
                 detail = f"public URL: {answer.detail}"
         colours = {}
+        app = self.config.app
         with ThreadPoolExecutor(max_workers=8) as pool:
-            checks = {name: [(h, pool.submit(web.health, h.url, self.config.app.health_path,
-                                              self.config.app.request_timeout_s)) for h in c.hosts]
+            checks = {name: [(h, pool.submit(web.health, h.url, app.health_path, app.request_timeout_s),
+                              pool.submit(running_mod.read_host, self.config, self.transport, name, h))
+                             for h in c.hosts]
                       for name, c in self.config.colours.items()}
-            for name, pairs in checks.items():
-                hosts = tuple(HostStatus(h.name, h.url, f.result().ok, f.result().detail)
-                              for h, f in pairs)
+            for name, triples in checks.items():
+                hosts = tuple(HostStatus(h.name, h.url, fh.result().ok, fh.result().detail,
+                                         fr.result().sha, fr.result().proven, fr.result().detail)
+                              for h, fh, fr in triples)
+                running = running_mod.common(fr.result() for _, _, fr in triples)
                 cs = self.store.colour_state(name)
                 dep = self.store.latest_deployment(name)
                 colours[name] = ColourStatus(
                     name=name, identity=self.config.colours[name].identity,
                     sha=cs.sha if cs else None, healthy=all(h.healthy for h in hosts), hosts=hosts,
-                    deployment=dep, promotable=name != live and self._promote_refusal(name) is None)
+                    deployment=dep, running=running.sha, running_proven=running.proven,
+                    running_detail=running.detail,
+                    promotable=name != live and self._promote_refusal(name, running) is None)
         return Status(live=live if router in ("ok", "mismatch") else None,
                       idle=other(live) if live and router in ("ok", "mismatch") else None,
                       router=router, router_detail=detail, colours=colours,
                       lock=self.store.current_lock(), recent=self.store.history(5))
+
+    def running(self, colour: str) -> running_mod.Running:
+        """What ``colour``'s hosts run now (see running.py)."""
+        return running_mod.read_colour(self.config, self.transport, colour)[0]
 
     def history(self, limit: int = 20) -> list:
         return self.store.history(limit)
@@ -169,12 +180,12 @@ class Pipeline:
             with self._lease("deploy", actor, f"deploy {ref}", emit) as lease:
                 try:
                     colour = other(self.require_live(emit))
-                    replaces = self.store.colour_state(colour)
-                    replaced_sha = replaces.sha if replaces else None
+                    replaced = self._replaced(colour)
+                    replaced_sha = replaced.sha
                     dep_id = self.store.create_deployment(colour, ref, actor, replaced_sha)
                     lease.attach(deployment_id=dep_id)
                     target = self._is_rollback_target(colour, replaced_sha)
-                    sha = self._deploy(lease, dep_id, colour, ref, actor, replaced_sha, target, emit)
+                    sha = self._deploy(lease, dep_id, colour, ref, actor, replaced, target, emit)
                 except (BluegreenError, KeyboardInterrupt) as exc:
                     # record the outcome while the lock is still ours, so no other
                     # process can take the failure for a dead owner's operation
@@ -185,11 +196,13 @@ class Pipeline:
                     raise
             hosts = self.config.colours[colour].hosts
             result = DeployResult(dep_id, colour, ref, sha, replaced_sha, True,
-                                  tuple(h.url for h in hosts), target)
+                                  tuple(h.url for h in hosts), target,
+                                  replaced_foreign=replaced.foreign,
+                                  release_proven=bool(self.config.app.release_path),
+                                  smoke_checks=len(self.config.smoke))
             emit(OperationFinished(kind="deploy", ok=True, colour=colour, sha=sha, op_id=dep_id,
                                    elapsed=time.monotonic() - started,
-                                   message=f"{ref} @ {short(sha)} is on {colour}, healthy and "
-                                           f"smoke-tested: ready to promote",
+                                   message=f"{ref} @ {short(sha)} is on {colour}: {result.evidence}",
                                    data={"replaced_sha": replaced_sha,
                                          "replaced_rollback_target": target,
                                          "host_urls": list(result.host_urls)}))
@@ -210,16 +223,29 @@ class Pipeline:
         return bool(sha) and last is not None and last.from_colour == colour \
             and last.from_sha == sha
 
+    def _replaced(self, colour: str) -> Replaced:
+        """What the idle colour runs before a deploy replaces it: read from its hosts,
+        else the release bluegreen last deployed there."""
+        running = self.running(colour)
+        state = self.store.colour_state(colour)
+        stored = state.sha if state else None
+        if running.sha is None:
+            return Replaced(stored, False, False, running.detail)
+        return Replaced(running.sha, not running.matches(stored), running.proven, running.detail)
+
     def _deploy(self, lease, dep_id: int, colour: str, ref: str, actor: str,
-                replaced_sha: str | None, rollback_target: bool, emit: Callback) -> str:
+                replaced: Replaced, rollback_target: bool, emit: Callback) -> str:
         """The runbook of one deploy, under the operation lock."""
         emit(OperationStarted(kind="deploy", colour=colour, actor=actor, ref=ref,
-                              replaces=replaced_sha, replaces_rollback_target=rollback_target,
+                              replaces=replaced.sha, replaces_rollback_target=rollback_target,
+                              replaces_foreign=replaced.foreign, replaces_proven=replaced.proven,
                               op_id=dep_id))
         if rollback_target:
-            emit(Notice(f"{colour} runs {short(replaced_sha)}, the release that was live "
+            emit(Notice(f"{colour} runs {short(replaced.sha)}, the release that was live "
                         f"before: this deploy replaces the rollback target",
                         level="warning", op_id=dep_id))
+        if not self.config.app.release_path:
+            emit(Notice(running_mod.NO_RELEASE_PATH, level="warning", op_id=dep_id))
         runner = HostRunner(self, dep_id, colour, ref, emit, self._cancelled(dep_id, lease))
         hosts = self.config.colours[colour].hosts
         runner.fetch(hosts)
@@ -229,7 +255,7 @@ class Pipeline:
         self._pause("deploy:steps")
         runner.steps(hosts, sha)
         self._pause("deploy:health")
-        runner.wait_healthy(hosts)
+        runner.wait_served(hosts, sha)
         self.store.set_colour(colour, sha, dep_id)
         self._pause("deploy:smoke")
         smoke_error = runner.smoke(hosts)
@@ -273,8 +299,9 @@ class Pipeline:
     def rollback(self, actor: str, listener: Callback | None = None) -> SwitchResult:
         return Switcher(self, fan_out(self.listener, listener)).rollback(actor)
 
-    def _promote_refusal(self, colour: str) -> str | None:
-        """Why the idle ``colour`` may not be promoted now, or None when it may."""
+    def _promote_refusal(self, colour: str, running: running_mod.Running | None = None) -> str | None:
+        """Why the idle ``colour`` may not be promoted now, or None when it may.
+        ``running``, when given, is what its hosts run now (see running.py)."""
         dep = self.store.latest_deployment(colour)
         cs = self.store.colour_state(colour)
         if dep is None:
@@ -288,6 +315,9 @@ class Pipeline:
             return f"{what} is not promotable" + (f": {dep.promotable_note}" if dep.promotable_note else "")
         if cs is None or cs.deployment_id != dep.id or cs.sha != dep.sha:
             return f"{colour} has changed since {what}"
+        if running is not None and running.sha is not None and not running.matches(dep.sha):
+            how = "serves" if running.proven else "has checked out"
+            return f"{colour} {how} {short(running.sha)} now, not {short(dep.sha)}: it has changed since {what}"
         return None
 
     # ------------------------------------------------------------ small commands
@@ -326,16 +356,16 @@ class Pipeline:
         return recovered
 
     def observe_router(self) -> RouterChange | None:
-        """The live colour changed since last seen — also by hand, outside bluegreen?
+        """The live colour changed since last seen — by hand, outside bluegreen?
 
         The last seen value lives in the store and is compare-and-set, so with several
-        bot replicas exactly one of them reports each change."""
+        bot replicas exactly one of them reports each change. Every switch of ours records
+        where it left the router (``record_router``), so only changes made since are news."""
         lock = self.store.current_lock()
         if lock is not None and lock.kind == "operation":
             return None               # a switch of ours may be under way
         state = self.router.read()
-        now = f"{state.status}:{state.live or ''}"
-        changed, before = self.store.observe("router", now)
+        changed, before = self.store.observe("router", _router_value(state))
         if not changed:
             return None               # unchanged, or another replica reports it
         if before is None:            # first look: compare with bluegreen's last switch
@@ -345,6 +375,20 @@ class Pipeline:
             return RouterChange(last.to_colour, state.live, state.status, state.detail)
         colour = before.partition(":")[2]
         return RouterChange(colour or None, state.live, state.status, state.detail)
+
+    def record_router(self, state: RouterState | None = None) -> None:
+        """Remember where the router points now (read it when ``state`` is None): called
+        after each of our switches, so that a later change by hand is noticed."""
+        self.store.observe("router", _router_value(state or self.router.read()))
+
+    def unseen_switch(self):
+        """The newest verified switch no process has looked at yet (compare-and-set: one
+        replica gets it), or None. The first look only remembers where history stands."""
+        last = self.store.last_switch()
+        if last is None:
+            return None
+        changed, before = self.store.observe("switch", str(last.id))
+        return last if changed and before is not None else None
 
     def remember(self, key: str, value: str) -> None:
         """Keep a small value for a caller (e.g. which message shows an operation), in the
@@ -370,5 +414,5 @@ def interrupted_text(rec) -> str:
             f"marked interrupted, its lock released")
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def _router_value(state: RouterState) -> str:
+    return f"{state.status}:{state.live or ''}"

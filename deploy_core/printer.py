@@ -23,6 +23,15 @@ def _short(sha: str | None) -> str:
     return sha[:7] if sha else "—"
 
 
+def release_text(sha: str | None, *, foreign: bool = False, proven: bool = True) -> str:
+    """A release as the terminal shows it, saying how much of it was checked."""
+    if not sha:
+        return "unknown"
+    notes = [n for n, on in (("not deployed by bluegreen", foreign),
+                             ("checked out, not proven served", not proven)) if on]
+    return sha[:7] + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _mark(ok: bool) -> tuple[str, str]:
     return ("✔", "green") if ok else ("✗", "red")
 
@@ -50,8 +59,9 @@ class Printer:
             c.print(Text.assemble((f"▶ {what}", "bold"), f" by {e.actor}"))
             if e.kind == "deploy":
                 target = " (the rollback target)" if e.replaces_rollback_target else ""
-                c.print(f"  {e.colour} runs {_short(e.replaces)} now; this deploy replaces it{target}",
-                        highlight=False)
+                what = release_text(e.replaces, foreign=e.replaces_foreign, proven=e.replaces_proven)
+                c.print(f"  {e.colour} runs {what} now; this deploy replaces it{target}",
+                        highlight=False, markup=False)
         elif isinstance(e, StepStarted):
             self._running[(e.name, e.host)] = time.monotonic()
             self._spin()
@@ -109,11 +119,13 @@ def print_status(c: Console, s) -> None:
     c.print(f"live: {live}   idle: {s.idle or '—'}   router: {s.router}", end="", highlight=False)
     c.print(f" ({s.router_detail})" if s.router_detail else "", highlight=False, markup=False)
     t = Table(show_header=True, header_style="bold")
-    for col in ("colour", "release", "healthy", "promotable", "hosts"):
+    for col in ("colour", "runs", "deployed", "healthy", "promotable", "hosts"):
         t.add_column(col)
     for name, col in s.colours.items():
         hosts = Text(", ".join(f"{h.name} ({'ok' if h.healthy else h.detail})" for h in col.hosts))
-        t.add_row(name + (" (live)" if name == s.live else ""), _short(col.sha),
+        runs = release_text(col.running, foreign=col.foreign, proven=col.running_proven) \
+            if col.running else f"unknown ({col.running_detail})"
+        t.add_row(name + (" (live)" if name == s.live else ""), Text(runs), _short(col.sha),
                   "yes" if col.healthy else "[red]no[/red]", "yes" if col.promotable else "no", hosts)
     c.print(t)
     if s.lock:
@@ -166,6 +178,7 @@ def print_log(c: Console, dep, steps) -> None:
 
 def print_check(c: Console, items) -> None:
     for i in items:
-        c.print(Text.assemble(_mark(i.ok), f" {i.name}: {i.detail}"))
+        mark = ("!", "yellow") if i.warning else _mark(i.ok)
+        c.print(Text.assemble(mark, f" {i.name}: {i.detail}"))
         if i.fix and not i.ok:
             c.print(f"    fix: {i.fix}", highlight=False, markup=False)

@@ -11,6 +11,7 @@ MAX_REF = 200
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
 SUBCOMMANDS = frozenset({"status", "cancel", "discard", "lock", "unlock", "history", "log", "help"})
 PLACEHOLDERS = frozenset({"sha", "ref", "colour", "host"})
+RUN_PLACEHOLDERS = frozenset({"url"})       # a `[[smoke]] run` command's
 _FIELD = re.compile(r"\{(\w*)\}")
 
 
@@ -32,14 +33,25 @@ def validate_ref(ref: str) -> str:
     return ref
 
 
-def render(template: str, values: Mapping[str, str]) -> str:
+def placeholder_problem(template: str, allowed: frozenset[str]) -> str | None:
+    """Why ``template`` cannot be rendered with ``allowed`` names, or None."""
+    escaped = template.replace("{{", "").replace("}}", "")
+    unknown = sorted({m.group(1) for m in _FIELD.finditer(escaped)} - allowed)
+    if unknown:
+        names = ", ".join("{" + n + "}" for n in sorted(allowed))
+        return f"unknown placeholder {{{unknown[0]}}} (this command may use {names})"
+    return None
+
+
+def render(template: str, values: Mapping[str, str],
+           allowed: frozenset[str] = PLACEHOLDERS) -> str:
     """Substitute {sha} {ref} {colour} {host} in a configured command, each shell-quoted.
 
-    Only those names are substituted; any other ``{name}`` is an error, and
+    Only ``allowed`` names are substituted; any other ``{name}`` is an error, and
     ``{{``/``}}`` stand for literal braces."""
     def sub(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in PLACEHOLDERS:
+        if name not in allowed:
             raise UsageError(f"unknown placeholder {{{name}}} in {template!r}")
         if name not in values:
             raise UsageError(f"placeholder {{{name}}} has no value here: {template!r}")

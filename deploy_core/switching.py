@@ -13,6 +13,7 @@ from .events import Callback, Commit, Notice, OperationFinished, OperationStarte
 from .notes import log_command, parse_log, short
 from .refs import render_path
 from .results import SwitchResult
+from .routers import RouterState
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -41,20 +42,21 @@ class Switcher:
         target = to or other(live or "")
         if target == live:
             raise NotPromotable(f"{target} is already live")
-        refusal = self.p._promote_refusal(target)
+        running = self.p.running(target)
+        refusal = self.p._promote_refusal(target, running)
         if refusal and not force:
             raise NotPromotable(f"{target} cannot be promoted: {refusal} "
                                 f"(--force waives this, never the health check)")
-        from_sha = self._colour_sha(live)
-        to_state = self.store.colour_state(target)
-        to_sha = to_state.sha if to_state else None
+        from_sha = self._runs(live)
+        to_sha = running.sha or self._colour_sha(target)
         self.emit(OperationStarted(kind="promote", colour=target, actor=actor, from_colour=live,
                                    sha=to_sha, forced=force))
         if force:
             self.emit(Notice(f"FORCED promote of {target} by {actor}"
                              + (f": {refusal}" if refusal else ""), level="warning"))
         self._fresh_health(target)
-        return self._switch(lease, "promote", actor, live, target, from_sha, to_sha, force)
+        release = self._release_to_verify(target, running)
+        return self._switch(lease, "promote", actor, live, target, from_sha, to_sha, force, release)
 
     # ----------------------------------------------------------------- rollback
     def rollback(self, actor: str) -> SwitchResult:
@@ -70,20 +72,29 @@ class Switcher:
                 f"the last switch went to {last.to_colour} but {live} is live now (switched "
                 f"outside bluegreen?); use promote --to COLOUR to choose explicitly")
         target = last.from_colour
-        state = self.store.colour_state(target)
-        now_sha = state.sha if state else None
         dep = self.store.latest_deployment(target)
-        replaced = dep is not None and dep.started_at > last.finished_at
-        if replaced or now_sha != last.from_sha:
-            there = f"{dep.ref} @ {short(dep.sha)} (deploy #{dep.id}, {dep.status})" if dep else short(now_sha)
+        if dep is not None and dep.started_at > last.finished_at:
             raise NotRollbackable(
                 f"{target} no longer runs {short(last.from_sha)}, the release that was live "
-                f"before: {there} is there now. Promote it, or deploy {short(last.from_sha)} again")
+                f"before: {dep.ref} @ {short(dep.sha)} (deploy #{dep.id}, {dep.status}) is there "
+                f"now. Promote it, or deploy {short(last.from_sha)} again")
+        running = self.p.running(target)
+        now_sha = running.sha or self._colour_sha(target)
+        if last.from_sha and now_sha and not web.same_release(now_sha, last.from_sha):
+            how = "serves" if running.proven else ("has checked out" if running.sha else "runs")
+            raise NotRollbackable(
+                f"{target} no longer runs {short(last.from_sha)}, the release that was live "
+                f"before: it {how} {short(now_sha)} now. Deploy {short(last.from_sha)} again, "
+                f"or promote --to {target} to choose it anyway")
         self.emit(OperationStarted(kind="rollback", colour=target, actor=actor, from_colour=live,
-                                   sha=now_sha))
+                                   sha=last.from_sha or now_sha))
+        if running.sha is None:
+            self.emit(Notice(f"could not read what {target} runs ({running.detail}); bluegreen "
+                             f"last saw {short(last.from_sha or now_sha)} there", level="warning"))
         self._fresh_health(target)
-        return self._switch(lease, "rollback", actor, live, target, self._colour_sha(live),
-                            now_sha, False)
+        release = self._release_to_verify(target, running)
+        return self._switch(lease, "rollback", actor, live, target, self._runs(live),
+                            last.from_sha or now_sha, False, release)
 
     # ------------------------------------------------------------------- shared
     def _operation(self, kind: str, actor: str, body, colour: str = "") -> SwitchResult:
@@ -126,7 +137,27 @@ class Switcher:
                 raise HealthError(f"{colour} is not healthy: {host.url}{app.health_path} "
                                   f"answered {answer.detail}; nothing was switched")
 
-    def _switch(self, lease, kind, actor, live, target, from_sha, to_sha, forced) -> SwitchResult:
+    def _runs(self, colour: str | None) -> str | None:
+        """What ``colour`` runs: read from its hosts, else what bluegreen deployed there."""
+        if colour is None:
+            return None
+        return self.p.running(colour).sha or self._colour_sha(colour)
+
+    def _release_to_verify(self, colour: str, running) -> str | None:
+        """The sha the public URL must answer at release_path after switching to ``colour``:
+        what its hosts answered there just before the switch (``running``); None, and a
+        notice saying so, when release_path is not set or the hosts proved no one release."""
+        if not self.cfg.app.release_path:
+            return None
+        if running.sha is None or not running.proven:
+            self.emit(Notice(f"{colour} did not prove one release at {self.cfg.app.release_path} "
+                             f"({running.detail}): verification checks the identity route only",
+                             level="warning"))
+            return None
+        return running.sha
+
+    def _switch(self, lease, kind, actor, live, target, from_sha, to_sha, forced,
+                release: str | None = None) -> SwitchResult:
         sid = self.store.create_switch(kind, live, target, from_sha, to_sha, actor, forced)
         self.switch_id = sid
         lease.attach(switch_id=sid)
@@ -134,17 +165,20 @@ class Switcher:
             self.p._pause(f"{kind}:switch")
             self._route(target, "switch")
             self.p._pause(f"{kind}:verify")
-            self._verify(target, "verify")
+            self._verify(target, "verify", release)
         except VerifyError as exc:
             message = f"{exc}. " + self._put_back(live)
             self.store.finish_switch(sid, "failed", verified=False, error=message)
+            self._remember_router()
             raise VerifyError(message) from None
         except BluegreenError as exc:
             after = self._safe_read()
             message = f"{exc}. Traffic now: {after}"
             self.store.finish_switch(sid, "failed", verified=False, error=message)
+            self._remember_router()
             raise type(exc)(message) from None
         self.store.finish_switch(sid, "succeeded", verified=True)
+        self.p.record_router(RouterState(target, "ok"))
         if kind == "promote" and live:
             previous = self.store.latest_deployment(live)
             if previous is not None and previous.promotable:
@@ -165,8 +199,9 @@ class Switcher:
         self.emit(StepFinished(name=name, host=None, ok=True, elapsed=time.monotonic() - t0,
                                detail=f"router sends traffic to {colour}", op_id=self.switch_id))
 
-    def _verify(self, colour: str, name: str) -> None:
-        """``verify_count`` answers in a row of ``colour``'s identity, each on a new connection."""
+    def _verify(self, colour: str, name: str, release: str | None = None) -> None:
+        """``verify_count`` answers in a row of ``colour``'s identity (and, with ``release``,
+        of that sha at release_path), each on a new connection."""
         cfg, app = self.cfg.promote, self.cfg.app
         want = self.cfg.colours[colour].identity
         self.emit(StepStarted(name=name, host=None, op_id=self.switch_id))
@@ -174,8 +209,16 @@ class Switcher:
         deadline = t0 + cfg.verify_timeout_s
         streak, last = 0, "no answer yet"
         while True:
-            answer = web.get(app.public_url + app.identity_path,
-                             min(app.request_timeout_s, max(0.5, deadline - time.monotonic())))
+            timeout = min(app.request_timeout_s, max(0.5, deadline - time.monotonic()))
+            answer = web.get(app.public_url + app.identity_path, timeout)
+            served = None
+            if answer.ok and answer.text.strip() == want and release and app.release_path:
+                proof = web.get(app.public_url + app.release_path, timeout)
+                served = web.release_sha(proof.text) if proof.ok else None
+                if not web.same_release(served, release):
+                    answer = web.Answer(False, proof.status, proof.text,
+                                        f"{app.release_path}: {web.describe_release(proof, app.release_path)}, "
+                                        f"not {release[:7]}")
             if answer.ok and answer.text.strip() == want:
                 streak += 1
                 if streak >= cfg.verify_count:
@@ -191,8 +234,10 @@ class Switcher:
                                        elapsed=time.monotonic() - t0, detail=detail, op_id=self.switch_id))
                 raise VerifyError(f"verification failed: {detail}")
             time.sleep(cfg.verify_interval_s)
+        serving = f", serving {release[:7]}" if release else ""
         self.emit(StepFinished(name=name, host=None, ok=True, elapsed=time.monotonic() - t0,
-                               detail=f"{want} answered {cfg.verify_count}x", op_id=self.switch_id))
+                               detail=f"{want} answered {cfg.verify_count}x{serving}",
+                               op_id=self.switch_id))
 
     def _put_back(self, live: str | None) -> str:
         if live is None:
@@ -203,6 +248,14 @@ class Switcher:
         except BluegreenError as exc:
             return f"Putting traffic back to {live} FAILED too: {exc}. Traffic now: {self._safe_read()}"
         return f"Traffic was put back to {live} (verified)."
+
+    def _remember_router(self) -> None:
+        """After a failed switch, record where the router is now (best effort), so that a
+        change made by hand afterwards is noticed as one."""
+        try:
+            self.p.record_router()
+        except BluegreenError:
+            pass
 
     def _safe_read(self) -> str:
         try:

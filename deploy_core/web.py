@@ -1,17 +1,22 @@
-"""HTTP checks against hosts and the public URL: health, smoke and identity.
+"""HTTP checks against hosts and the public URL: health, release proof, smoke and identity.
 
 Each request opens a new connection (``Connection: close``) so that a check
-sees whichever backend the router sends a new visitor to.
+sees whichever backend the router sends a new visitor to, and says who it is
+(``User-Agent: bluegreen/VERSION``) so that logs and the watch can leave it out.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import requests
 
+from . import __version__
 from .config import SmokeCheck
 
-_HEADERS = {"Connection": "close", "User-Agent": "bluegreen"}
+USER_AGENT = f"bluegreen/{__version__}"
+_HEADERS = {"Connection": "close", "User-Agent": USER_AGENT}
+_SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
 @dataclass(frozen=True)
@@ -53,14 +58,39 @@ def health(base_url: str, path: str, timeout: float) -> Answer:
 
 def smoke(base_url: str, check: SmokeCheck, timeout: float) -> Answer:
     """Run one smoke check; ``detail`` says what was expected and what came back."""
-    answer = get(base_url + check.path, timeout)
+    path = check.path or "/"
+    answer = get(base_url + path, timeout)
     if answer.status is None:
-        return Answer(False, None, "", f"{check.path}: {answer.detail}")
+        return Answer(False, None, "", f"{path}: {answer.detail}")
     if answer.status != check.status:
         return Answer(False, answer.status, answer.text,
-                      f"{check.path}: expected HTTP {check.status}, got {answer.status}")
+                      f"{path}: expected HTTP {check.status}, got {answer.status}")
     if check.contains is not None and check.contains not in answer.text:
         snippet = " ".join(answer.text.split())[:80]
         return Answer(False, answer.status, answer.text,
-                      f"{check.path}: expected the page to contain {check.contains!r}, got {snippet!r}")
-    return Answer(True, answer.status, answer.text, f"{check.path}: HTTP {answer.status}")
+                      f"{path}: expected the page to contain {check.contains!r}, got {snippet!r}")
+    return Answer(True, answer.status, answer.text, f"{path}: HTTP {answer.status}")
+
+
+def release_sha(text: str) -> str | None:
+    """The sha a release route answered (7 to 40 hex digits, whitespace trimmed), or None."""
+    value = text.strip().lower()
+    return value if _SHA.fullmatch(value) else None
+
+
+def same_release(answered: str | None, sha: str | None) -> bool:
+    """Whether ``answered`` (full or a prefix of at least 7) names the release ``sha``."""
+    return bool(answered and sha and len(answered) >= 7 and sha.lower().startswith(answered))
+
+
+def describe_release(answer: Answer, path: str) -> str:
+    """What a host's release route answered, for people: a short sha, or what was wrong."""
+    if answer.status is None:
+        return f"{path}: {answer.detail}"
+    if not answer.ok:
+        return f"{path} answered HTTP {answer.status}"
+    sha = release_sha(answer.text)
+    if sha:
+        return sha[:7]
+    body = " ".join(answer.text.split())
+    return f"{path} answered {body[:40]!r}, not a sha" if body else f"{path} answered an empty body"

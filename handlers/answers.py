@@ -38,9 +38,7 @@ def status(ctx: Any, respond: Respond) -> None:
         st = ctx.pipeline.status()
     except Exception as exc:  # noqa: BLE001
         return _failure(respond, exc)
-    sha = lambda c: st.colours[c].sha if c in st.colours else None  # noqa: E731
-    _private(respond, reports.status(ctx.app_name, st),
-             texts.topic(st.live, sha(st.live), st.idle, sha(st.idle), st.router))
+    _private(respond, reports.status(ctx.app_name, st), texts.topic(st))
     refresh_topic(ctx, st)
 
 

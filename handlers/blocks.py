@@ -43,7 +43,8 @@ def operation(view: OperationView, now: float | None = None) -> tuple[str, list[
     title = texts.operation_title(view.kind, view.colour, view.ref, view.from_colour, view.forced)
     parts: list[Block] = [section(title),
                           context(texts.started_by(view.actor, view.replaces, view.colour,
-                                                   view.replaces_rollback_target))]
+                                                   view.replaces_rollback_target,
+                                                   view.replaces_foreign, view.replaces_proven))]
     if view.steps:
         parts.append(section(_steps_text(view, now)))
     for level, text in view.notices[-5:]:
@@ -82,9 +83,9 @@ def deploy_ready(result: Any, elapsed: float) -> list[dict]:
     """Outcome of a deploy that passed: Promote and Discard, the replaced release, links."""
     value = str(result.deployment_id)
     return dicts([
-        section(texts.deploy_ready(result.ref, result.sha, result.colour, elapsed)),
+        section(texts.deploy_ready(result.ref, result.sha, result.colour, elapsed, result.evidence)),
         context(texts.replaced_release(result.replaced_sha, result.colour,
-                                       getattr(result, "replaced_rollback_target", False)),
+                                       result.replaced_rollback_target, result.replaced_foreign),
                 texts.try_it(result.host_urls)),
         ActionsBlock(block_id="deploy_actions", elements=[
             ButtonElement(text="Promote", action_id=PROMOTE, value=value, style="primary",

@@ -117,8 +117,7 @@ def refresh_topic(ctx: Context, status: Any = None) -> None:
         return
     try:
         st = status or ctx.pipeline.status()
-        sha = lambda c: st.colours[c].sha if c in st.colours else None  # noqa: E731
-        topic = texts.topic(st.live, sha(st.live), st.idle, sha(st.idle), st.router)
+        topic = texts.topic(st)
         if topic != ctx.topic:
             ctx.client.conversations_setTopic(channel=ctx.channel, topic=topic)
             ctx.topic = topic

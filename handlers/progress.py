@@ -46,6 +46,8 @@ class OperationView:
     sha: str | None = None
     replaces: str | None = None
     replaces_rollback_target: bool = False
+    replaces_foreign: bool = False
+    replaces_proven: bool = True
     forced: bool = False
     op_id: int | None = None
     started: bool = False            # OperationStarted seen: refused otherwise
@@ -62,6 +64,7 @@ class OperationView:
             self.ref = e.ref or self.ref
             self.sha, self.replaces, self.op_id = e.sha or self.sha, e.replaces, e.op_id
             self.replaces_rollback_target = e.replaces_rollback_target
+            self.replaces_foreign, self.replaces_proven = e.replaces_foreign, e.replaces_proven
         elif isinstance(e, ev.StepStarted):
             self.steps[(e.name, e.host)] = StepView(e.name, e.host, e.at)
         elif isinstance(e, ev.OutputLine):

@@ -21,14 +21,16 @@ def status(app: str, st: Any) -> list[dict]:
             continue
         role = "live" if name == st.live else ("idle" if name == st.idle else "—")
         health = "healthy" if c.healthy else "*not healthy*"
-        line = f"{texts.colour(name)} *{role}* @ `{texts.short(c.sha)}` · {health}"
+        line = f"{texts.colour(name)} *{role}* @ {texts.colour_release(c)} · {health}"
         dep = c.deployment
         if role == "idle" and dep is not None:
             line += (f"\nLast deploy #{dep.id}: `{dep.ref}` {dep.status} "
                      f"({'promotable' if c.promotable else 'not promotable'})")
         parts.append(section(line))
         parts.append(context(*[f"{'✅' if h.healthy else '❌'} <{h.url}|{h.name}> "
-                               f"{texts.mrkdwn_escape(h.detail[:100])}" for h in c.hosts]))
+                               f"{texts.mrkdwn_escape(h.detail[:100])} · runs "
+                               f"{texts.release(h.running, proven=h.running_proven) if h.running else 'unknown'}"
+                               for h in c.hosts]))
     if st.lock:
         parts.append(section(texts.lock_line(st.lock)))
     else:

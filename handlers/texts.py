@@ -177,11 +177,29 @@ def operation_title(kind: str, colour_name: str | None, ref: str | None,
     return f"*{'🔀' if kind == 'promote' else '↩️'} {verb}{' (FORCED)' if forced else ''}: {frm}{to}*"
 
 
+def release(sha: str | None, *, foreign: bool = False, proven: bool = True) -> str:
+    """A release as the channel shows it, saying how much of it was checked."""
+    if not sha:
+        return "—"
+    notes = [n for n, on in (("not deployed by bluegreen", foreign),
+                             ("checked out, not proven served", not proven)) if on]
+    return short(sha) + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def colour_release(c: Any) -> str:
+    """What a colour of ``status`` runs: its hosts' release, else what bluegreen deployed."""
+    if c is None:
+        return "—"
+    if c.running:
+        return release(c.running, foreign=c.foreign, proven=c.running_proven)
+    return f"{short(c.sha)} (not read from the hosts)" if c.sha else "unknown"
+
+
 def started_by(by: str, replaces: str | None, colour_name: str | None,
-               rollback_target: bool = False) -> str:
+               rollback_target: bool = False, foreign: bool = False, proven: bool = True) -> str:
     text = f"by {who(by)}"
     if replaces:
-        text += f" · replaces {short(replaces)} on {colour_name}"
+        text += f" · replaces {release(replaces, foreign=foreign, proven=proven)} on {colour_name}"
         text += " (the rollback target)" if rollback_target else ""
     return text
 
@@ -192,18 +210,22 @@ def step_line(icon: str, name: str, host: str | None, elapsed: float, detail: st
     return f"{icon} {mrkdwn_escape(name[:120])}{where} · {seconds(elapsed)}{tail}"
 
 
-def deploy_ready(ref: str, sha: str, colour_name: str, elapsed: float) -> str:
-    return (f"✅ `{ref}` @ `{short(sha)}` is on {colour(colour_name)}, healthy and smoke-tested "
-            f"in {seconds(elapsed)}: *ready to promote*.")
+def deploy_ready(ref: str, sha: str, colour_name: str, elapsed: float, evidence: str) -> str:
+    """``evidence`` says what was checked (DeployResult.evidence), never more."""
+    icon = "✅" if evidence.endswith("ready to promote") else "⚠️"
+    evidence = evidence.replace("ready to promote", "*ready to promote*")
+    return f"{icon} `{ref}` @ `{short(sha)}` is on {colour(colour_name)} in {seconds(elapsed)}: {evidence}."
 
 
-def replaced_release(sha: str | None, colour_name: str, rollback_target: bool = False) -> str:
+def replaced_release(sha: str | None, colour_name: str, rollback_target: bool = False,
+                     foreign: bool = False) -> str:
     if not sha:
-        return f"{colour_name} ran no bluegreen release before."
+        return f"{colour_name} ran nothing bluegreen could read before."
+    what = f"`{short(sha)}`" + (" (not deployed by bluegreen)" if foreign else "")
     if rollback_target:
-        return (f"This replaced `{short(sha)}` on {colour_name}, the release that was live "
+        return (f"This replaced {what} on {colour_name}, the release that was live "
                 f"before: the rollback target.")
-    return f"This replaced `{short(sha)}` on {colour_name}; it was not the rollback target."
+    return f"This replaced {what} on {colour_name}; it was not the rollback target."
 
 
 def try_it(urls: Iterable[str]) -> str:
@@ -283,12 +305,14 @@ def slackify(message: str) -> str:
 
 # --- status, history, log, topic, announcements ---------------------------------------
 
-def topic(live: str | None, live_sha: str | None, idle: str | None, idle_sha: str | None,
-          router: str = "ok") -> str:
-    if live is None:
-        return f"⚠️ no colour is live (router: {router}) · blue/green: use /promote to COLOUR"
-    dot = COLOUR_DOT.get(live, "🟢")
-    return f"{dot} live: {live} @ {short(live_sha)} · idle: {idle} @ {short(idle_sha)}"
+def topic(st: Any) -> str:
+    """The channel topic for a ``status``: live and idle colour and what each runs."""
+    if st.live is None:
+        return f"⚠️ no colour is live (router: {st.router}) · blue/green: use /promote to COLOUR"
+    dot = COLOUR_DOT.get(st.live, "🟢")
+    live, idle = st.colours.get(st.live), st.colours.get(st.idle)
+    return (f"{dot} live: {st.live} @ {colour_release(live)} · "
+            f"idle: {st.idle} @ {colour_release(idle)}")[:250]
 
 
 def outside_switch(frm: str | None, to: str | None, detail: str) -> str:
@@ -301,7 +325,8 @@ def outside_switch(frm: str | None, to: str | None, detail: str) -> str:
 
 
 def switched_elsewhere(kind: str, by: str, to: str) -> str:
-    return f"🔀 {who(by)} ran {kind} from the command line: {colour(to)} is live now."
+    where = "from the command line" if by.startswith("cli:") else "outside this channel"
+    return f"🔀 {who(by)} ran {kind} {where}: {colour(to)} is live now."
 
 
 def lock_reminder(holder: str, reason: str, since: datetime) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from . import blocks, texts
 from .context import Context
-from .operations import close_interrupted_message, post, refresh_topic, say
+from .operations import close_interrupted_message, message_key, post, refresh_topic, say
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +31,22 @@ class Watcher:
     def tick(self) -> None:
         if self.ctx.switching_now:       # our own switch: announced by its own message
             return
-        previous, self.last_tick = self.last_tick, datetime.now(timezone.utc)
-        change = self.ctx.pipeline.observe_router()
-        status = None
+        self.last_tick = datetime.now(timezone.utc)
+        pipeline = self.ctx.pipeline
+        news = False
+        switch = pipeline.unseen_switch()
+        if switch is not None and switch.id not in self.ctx.own_switches \
+                and pipeline.recall(message_key(switch.kind, switch.id)) is None:
+            say(self.ctx, texts.switched_elsewhere(switch.kind, switch.actor, switch.to_colour))
+            news = True
+        change = pipeline.observe_router()
         if change is not None:
-            status = self.ctx.pipeline.status()
-            self._announce(change, previous)
+            say(self.ctx, texts.outside_switch(change.from_colour, change.to_colour, change.detail))
+            news = True
+        status = pipeline.status() if news else None
+        if status is not None:
             refresh_topic(self.ctx, status)
-        self._remind(status or self.ctx.pipeline.status())
-
-    def _announce(self, change: Any, previous: datetime) -> None:
-        """Our own switches were announced already; a CLI switch or a switch by hand is news."""
-        switches = [h for h in self.ctx.pipeline.history(20) if h.kind in ("promote", "rollback")]
-        latest = switches[0] if switches else None
-        recent = latest is not None and latest.finished_at is not None and \
-            _utc(latest.finished_at) >= previous - timedelta(seconds=5)
-        if latest is not None and latest.status == "succeeded" and recent \
-                and latest.colour == change.to_colour:
-            if latest.id not in self.ctx.own_switches:
-                say(self.ctx, texts.switched_elsewhere(latest.kind, latest.actor, latest.colour))
-            return
-        say(self.ctx, texts.outside_switch(change.from_colour, change.to_colour, change.detail))
+        self._remind(status or pipeline.status())
 
     def _remind(self, status: Any) -> None:
         lock = status.lock

@@ -23,6 +23,7 @@ Address = tuple[str, int]
 DROPLETS = {"blue": 111111, "green": 222222}
 RESERVED_IP = "203.0.113.7"  # a documentation address: never connected to
 IDENTITY = "{colour}-sandbox"
+E2E_CHECK = Path(__file__).with_name("e2e_check.py")
 
 
 class Sandbox:
@@ -149,11 +150,8 @@ def config_text(sandbox: Sandbox) -> str:
     # Steps run in each host's checkout (workdir/hosts/COLOUR); the pidfile lives in
     # workdir/run, reached by a relative path so the workdir needs no quoting.
     reload = 'kill -HUP "$(cat ../../run/{colour}.pid)"'
-    hosts_json = sandbox.workdir / "run" / "hosts.json"
-    hosts_json.write_text(json.dumps({c: h.url for c, h in sandbox.hosts.items()}), encoding="utf-8")
-    script = Path(__file__).with_name("await_release.py")
-    wait = " ".join(shlex.quote(str(x)) for x in (sandbox.python, script, hosts_json)) \
-        .replace("{", "{{").replace("}", "}}") + " {colour} {sha}"
+    e2e = " ".join(shlex.quote(str(x)) for x in (sandbox.python, E2E_CHECK)) \
+        .replace("{", "{{").replace("}", "}}") + " {url}"
     deploy_path = str(sandbox.workdir / "hosts" / "{colour}")
     lines = [
         "# Written by the bluegreen sandbox: the seed's production on this machine.",
@@ -162,6 +160,7 @@ def config_text(sandbox: Sandbox) -> str:
         f"public_url = {_s(sandbox.public_url)}",
         f"identity_path = {_s('/hostname')}",
         f"health_path = {_s('/healthz')}",
+        f"release_path = {_s('/version')}",
         "",
         "[deploy]",
         f"transport = {_s('local')}",
@@ -170,7 +169,6 @@ def config_text(sandbox: Sandbox) -> str:
         "steps = [",
         f"  {_s('git checkout --force --detach {sha}')},",
         f"  {_s(reload)},",
-        f"  {_s(wait)},",
         "]",
         "step_timeout_s = 60",
         "health_timeout_s = 20",
@@ -191,6 +189,11 @@ def config_text(sandbox: Sandbox) -> str:
         f"name = {_s('identity')}",
         f"path = {_s('/hostname')}",
         "status = 200",
+        "",
+        "[[smoke]]                # the shop's own end-to-end test, run where bluegreen runs",
+        f"name = {_s('e2e')}",
+        f"run = {_s(e2e)}",
+        "timeout_s = 60",
     ]
     for colour, host in sandbox.hosts.items():
         lines += [

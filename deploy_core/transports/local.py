@@ -28,19 +28,27 @@ def step_environment() -> dict[str, str]:
 
 class LineBuffer:
     """Decode one output stream incrementally, hand each complete line to ``on_line``
-    as it arrives, and keep the whole text for the result."""
+    as it arrives, and keep the text for the result: all of it, or with ``keep`` its
+    first and last ``keep // 2`` characters (a command printing megabytes stays bounded)."""
 
-    def __init__(self, stream: str, on_line: LineCallback | None) -> None:
+    def __init__(self, stream: str, on_line: LineCallback | None, keep: int | None = None) -> None:
         self.stream = stream
         self.on_line = on_line
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._parts: list[str] = []
         self._pending = ""
+        self._keep = keep
+        self._head_left = keep // 2 if keep else 0
+        self._tail = ""
+        self._cut = 0
 
     def feed(self, data: bytes, final: bool = False) -> None:
         text = self._decoder.decode(data, final)
-        self._parts.append(text)
+        self._store(text)
         *lines, self._pending = (self._pending + text).split("\n")
+        if len(self._pending) > _CHUNK:          # a "line" that never ends: pass it on in parts
+            lines.append(self._pending)
+            self._pending = ""
         if final and self._pending:
             lines.append(self._pending)
             self._pending = ""
@@ -48,10 +56,26 @@ class LineBuffer:
             if self.on_line is not None:
                 self.on_line(self.stream, line.rstrip("\r"))
 
+    def _store(self, text: str) -> None:
+        if self._keep is None:
+            self._parts.append(text)
+            return
+        if self._head_left:
+            head, text = text[:self._head_left], text[self._head_left:]
+            self._parts.append(head)
+            self._head_left -= len(head)
+        tail = self._tail + text
+        half = self._keep - self._keep // 2
+        if len(tail) > half:
+            self._cut += len(tail) - half
+            tail = tail[-half:]
+        self._tail = tail
+
     def finish(self) -> str:
-        """Flush a last line without a newline; return everything received."""
+        """Flush a last line without a newline; return what was kept."""
         self.feed(b"", final=True)
-        return "".join(self._parts)
+        cut = f"\n… {self._cut} characters cut …\n" if self._cut else ""
+        return "".join(self._parts) + cut + self._tail
 
 
 def describe(command: str, limit: int = 120) -> str:
@@ -67,13 +91,14 @@ class LocalTransport:
     ``kill_after`` seconds, the way ``timeout --kill-after`` does on SSH hosts.
     """
 
-    def __init__(self, *, kill_after: float = 5.0) -> None:
+    def __init__(self, *, kill_after: float = 5.0, keep: int | None = None) -> None:
         self.kill_after = kill_after
+        self.keep = keep          # characters of each stream kept for the result (None: all)
 
     def run(self, host: Host | None, command: str, *, cwd: str | None = None,
             timeout: float = 600.0, on_line: LineCallback | None = None) -> CommandResult:
         where = host.name if host is not None else "local"
-        out, err = LineBuffer("stdout", on_line), LineBuffer("stderr", on_line)
+        out, err = LineBuffer("stdout", on_line, self.keep), LineBuffer("stderr", on_line, self.keep)
         try:
             # argv, no shell=True: running the configured step's shell text is the point
             proc = subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd,  # noqa: S603 # nosec B603

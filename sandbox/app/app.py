@@ -1,7 +1,9 @@
 """The sandbox's sample shop: the seed's Flask app in miniature.
 
 VERSION and the git sha are read when the module is imported, so a new
-release is served only after gunicorn reloads its workers (kill -HUP).
+release is served only after gunicorn reloads its workers (kill -HUP), and
+``/version`` answers the sha this very process loaded: bluegreen's release proof
+(``release_path``) waits for it before it trusts health and smoke.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def _read_version() -> str:
 
 def _read_sha() -> str:
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,  # noqa: S607 # nosec B607
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE,  # noqa: S607 # nosec B607
                               capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -39,7 +41,7 @@ app = Flask(__name__)
 
 @app.get("/")
 def home():
-    suffix = f" ({SHA})" if SHA else ""
+    suffix = f" ({SHA[:7]})" if SHA else ""
     body = f"{TITLE} — version {VERSION}{suffix}\n{TAGLINE}\n"
     return body, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -47,6 +49,15 @@ def home():
 @app.get("/hostname")
 def hostname():
     return os.environ.get("BLUEGREEN_IDENTITY", "unknown"), 200, {"Content-Type": "text/plain"}
+
+
+@app.get("/version")
+def version():
+    # the release this worker loaded: read once at import, never from the checkout now.
+    # A knob for tests: a file named RELEASE in the checkout answers instead (a stale backend).
+    if (HERE / "RELEASE").exists():
+        return (HERE / "RELEASE").read_text(), 200, {"Content-Type": "text/plain"}
+    return SHA, 200, {"Content-Type": "text/plain"}
 
 
 @app.get("/healthz")

@@ -136,6 +136,11 @@ def channel_text(slack: SlackAPI) -> list[str]:
     return [render_message(m, slack.users, slack.channels) for m in slack.messages(CHANNEL)]
 
 
+def found(sha: str) -> str:
+    """A release the channel shows as running but not deployed by bluegreen."""
+    return f"{sha[:7]} (not deployed by bluegreen)"
+
+
 def newest(slack: SlackAPI, *needles: str, timeout: float = 60) -> Message:
     """The newest channel message showing every needle (and no ⏳ step), waiting for it."""
     def find() -> Message | None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from deploy_core import errors
 from deploy_core.events import (Commit, Notice, OperationFinished, OperationStarted, OutputLine,
                                 StepFinished, StepStarted)
-from deploy_core.results import DeployResult, SwitchResult
+from deploy_core.results import ColourStatus, DeployResult, Status, SwitchResult
 from deploy_core.store.records import Deployment, HistoryItem, StepRecord
 from handlers import blocks, reports, texts
 from handlers.progress import OperationView
@@ -20,10 +20,25 @@ def shown(blocks_: list[dict]) -> str:
     return render_message(Message("C0DEPLOYS", "1.1", "", blocks_), {"U0ALICE": "alice"})
 
 
-def test_topic_names_live_and_idle_colour_and_sha():
-    assert texts.topic("green", SHA1, "blue", SHA2) == "🟢 live: green @ 1a2b3c4 · idle: blue @ 9f8e7d6"
-    assert texts.topic("blue", SHA2, "green", None) == "🔵 live: blue @ 9f8e7d6 · idle: green @ —"
-    assert "no colour is live" in texts.topic(None, None, None, None, "unassigned")
+def status(live, idle, colours: dict, router="ok") -> Status:
+    """A status whose colours run ``colours[name] = (deployed sha, running sha, proven)``."""
+    made = {name: ColourStatus(name, f"{name}-prod", sha, True, (), running=running,
+                               running_proven=proven)
+            for name, (sha, running, proven) in colours.items()}
+    return Status(live, idle, router, "", made, None)
+
+
+def test_topic_names_live_and_idle_colour_and_what_each_runs():
+    assert texts.topic(status("green", "blue", {"green": (SHA1, SHA1, True), "blue": (SHA2, SHA2, True)})) \
+        == "🟢 live: green @ 1a2b3c4 · idle: blue @ 9f8e7d6"
+    # a fleet bluegreen never deployed: what the hosts answer, said to be found there
+    assert texts.topic(status("blue", "green", {"blue": (None, SHA2, True), "green": (None, SHA1, False)})) \
+        == ("🔵 live: blue @ 9f8e7d6 (not deployed by bluegreen) · idle: green @ 1a2b3c4 "
+            "(not deployed by bluegreen; checked out, not proven served)")
+    assert texts.topic(status("blue", "green", {"blue": (SHA2, None, False), "green": (None, None, False)})) \
+        == "🔵 live: blue @ 9f8e7d6 (not read from the hosts) · idle: green @ unknown"
+    assert "no colour is live" in texts.topic(status(None, None, {}, "unassigned"))
+    assert len(texts.topic(status("blue", "green", {"blue": (None, SHA2, False), "green": (None, SHA1, False)}))) <= 250
 
 
 def test_actor_is_readable_in_the_cli_and_a_mention_in_slack():
@@ -33,7 +48,8 @@ def test_actor_is_readable_in_the_cli_and_a_mention_in_slack():
 
 
 def test_deploy_ready_offers_promote_and_discard_names_the_replaced_release_and_links_hosts():
-    result = DeployResult(7, "green", "main", SHA1, SHA2, True, ("http://10.0.0.3", "http://10.0.0.4"))
+    result = DeployResult(7, "green", "main", SHA1, SHA2, True, ("http://10.0.0.3", "http://10.0.0.4"),
+                          smoke_checks=2)
     out = blocks.deploy_ready(result, 12.3)
     buttons = {b["action_id"]: b for _, b in buttons_of(Message("C", "1", "", out))}
     assert set(buttons) == {"promote", "discard"}
@@ -134,7 +150,7 @@ def test_lock_reminder_offers_unlock_for_that_hold():
 
 
 def test_a_pressed_message_keeps_its_text_and_loses_its_buttons():
-    result = DeployResult(7, "green", "main", SHA1, None, True, ("http://10.0.0.3",))
+    result = DeployResult(7, "green", "main", SHA1, None, True, ("http://10.0.0.3",), smoke_checks=1)
     out = blocks.without_actions(blocks.deploy_ready(result, 1.0), "Promote pressed by <@U0ALICE>.")
     assert buttons_of(Message("C", "1", "", out)) == []
     assert "ready to promote" in shown(out) and "Promote pressed by @alice." in shown(out)

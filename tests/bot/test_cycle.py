@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from sandbox import DROPLETS, RESERVED_IP, Sandbox
+from sandbox import DROPLETS, RESERVED_IP, Sandbox, repo
 from sandbox.repo import release_files
 from sandbox.slack_api import buttons_of, render_message
 
-from .support import BOB, CHANNEL, BotServer, channel_text, newest, slack_env  # noqa: F401
+from .support import BOB, CHANNEL, BotServer, channel_text, found, newest, slack_env  # noqa: F401
 
 ADDRESSES = {"blue": ("127.0.0.32", 8000), "green": ("127.0.0.33", 8000),
              "public": ("127.0.0.31", 8080)}
@@ -53,14 +53,17 @@ def press_until_answered(bot, slack, label, message) -> str:
 def test_deploy_promote_rollback_through_slack(sandbox, start_bot, slack):
     sha = sandbox.add_commit("Fix the checkout button", {"fix.txt": "fixed\n"})
     short = sha[:7]
+    first = found(repo.commits(sandbox.origin)[0])      # what both colours ran before bluegreen
     with start_bot() as bot:
-        slack.wait_for(lambda: slack.topic(CHANNEL) == "🔵 live: blue @ — · idle: green @ —")
+        slack.wait_for(lambda: slack.topic(CHANNEL) == f"🔵 live: blue @ {first} · idle: green @ {first}")
 
         answer = bot.command("/deploy", "main")
         assert answer.status_code == 200 and answer.text == ""        # acked, nothing to say
         deployed = newest(slack, "ready to promote")
         text = render_message(deployed, slack.users)
-        assert f"`main` @ `{short}` is on 🟢 green, healthy and smoke-tested" in text
+        assert f"`main` @ `{short}` is on 🟢 green in " in text
+        assert "every host serves it, healthy, 3 smoke checks passed: ready to promote" in text
+        assert f"This replaced `{first[:7]}` (not deployed by bluegreen) on green" in text
         assert "by @alice" in text and "✅ smoke: home page · 127.0.0.33" in text
         assert "Try it before it goes live: 127.0.0.33:8000 (http://127.0.0.33:8000)" in text
         assert [b["text"]["text"] for _, b in buttons_of(deployed)] == ["Promote", "Discard"]
@@ -74,7 +77,7 @@ def test_deploy_promote_rollback_through_slack(sandbox, start_bot, slack):
         assert f"🟢 green @ `{short}` is live" in render_message(promoted, slack.users)
         assert [b["text"]["text"] for _, b in buttons_of(promoted)] == ["Rollback"]
         assert sandbox.live_identity() == "green-sandbox"
-        slack.wait_for(lambda: slack.topic(CHANNEL) == f"🟢 live: green @ {short} · idle: blue @ —")
+        slack.wait_for(lambda: slack.topic(CHANNEL) == f"🟢 live: green @ {short} · idle: blue @ {first}")
         notes = newest(slack, "Release notes: shop green")
         assert "Fix the checkout button — Ada Lovelace" in render_message(notes)
         pressed = slack.message(CHANNEL, deployed.ts)
@@ -84,9 +87,9 @@ def test_deploy_promote_rollback_through_slack(sandbox, start_bot, slack):
         old_rollback = slack.message(CHANNEL, promoted.ts)
         bot.press("Rollback")
         rolled = newest(slack, "is live again")
-        assert f"🔵 blue @ `—` is live again (was 🟢 green @ `{short}`)" in render_message(rolled)
+        assert f"🔵 blue @ `{first[:7]}` is live again (was 🟢 green @ `{short}`)" in render_message(rolled)
         assert sandbox.live_identity() == "blue-sandbox"
-        slack.wait_for(lambda: slack.topic(CHANNEL) == f"🔵 live: blue @ — · idle: green @ {short}")
+        slack.wait_for(lambda: slack.topic(CHANNEL) == f"🔵 live: blue @ {first} · idle: green @ {short}")
 
         # someone whose Slack still shows the old Rollback button presses it: nothing moves
         stale = press_until_answered(bot, slack, "Rollback", old_rollback)

@@ -27,7 +27,7 @@ def test_scripted_demo_shows_the_whole_conversation(sandbox):  # noqa: F811
                  "Promote this release?", "#deploys topic is now: 🟢 live: green @",
                  "Release notes: shop green @", "Faster checkout — Ada Lovelace",
                  "alice clicks [Rollback]", "is live again",
-                 "The channel topic reads: 🔵 live: blue @ — · idle: green @"]:
+                 "The channel topic reads: 🔵 live: blue @ ", "(not deployed by bluegreen) · idle: green @"]:
         assert line in shown, f"{line!r} missing from:\n{shown}"
     assert "Traceback" not in shown
 

@@ -115,7 +115,6 @@ def test_twenty_commands_at_once_are_all_answered_one_operation_at_a_time(bot, w
     st = p.status()
     assert st.lock is None and p.store.running_deployment() is None
     assert st.router == "ok" and world.sb.live_identity() == f"{st.live}-sandbox"
-    sha = {c: st.colours[c].sha for c in st.colours}
-    assert slack.topic(CHANNEL) == texts.topic(st.live, sha[st.live], st.idle, sha[st.idle])
+    assert slack.topic(CHANNEL) == texts.topic(st)
     print(f"slowest ack {slowest * 1000:.0f} ms; history: "
           + ", ".join(f"{h.kind} {h.status}" for h in history))

@@ -10,7 +10,7 @@ from deploy_core.errors import (ActionTimeout, HealthError, LockHeld, NotPromota
                                 RefError, RouterError, RouterMismatch, SmokeError, StepFailed,
                                 UnknownRef, VerifyError)
 from deploy_core.events import Notice, OperationFinished, OperationStarted
-from sandbox import DROPLETS, RESERVED_IP
+from sandbox import DROPLETS, RESERVED_IP, repo
 
 
 def assert_free(p):
@@ -57,8 +57,9 @@ def test_deploy_names_the_release_it_replaces(cycle):
     p.deploy("main", "alice")                          # to blue now
     started = cycle.events.of(OperationStarted)[0]
     assert started.colour == "blue"
-    # blue ran a release bluegreen never deployed: nothing is known to replace
-    assert started.replaces is None
+    # blue runs a release bluegreen never deployed: read from its /version, said so
+    assert started.replaces == repo.commits(cycle.sb.origin)[0] and started.replaces_foreign
+    assert started.replaces_proven and started.replaces_rollback_target
     p.promote("alice")
     cycle.events.clear()
     p.deploy("v1.0", "alice")                          # to green: replaces the rollback target

@@ -18,7 +18,7 @@ import requests
 
 from deploy_core.config import (AppConfig, ColourConfig, Config, DeployConfig, Host, PromoteConfig,
                                 RouterConfig, SlackConfig, SSHConfig)
-from deploy_core.errors import HealthError, NotPromotable, RouterError, VerifyError
+from deploy_core.errors import HealthError, NotPromotable, ReleaseError, RouterError, VerifyError
 from deploy_core.events import StepFinished
 from deploy_core.pipeline import Pipeline
 from deploy_core.routers.nginx import NginxRouter, upstream_text
@@ -52,6 +52,9 @@ def never_answers() -> Iterator[str]:
 
 
 def deploy_fails_health(world: World, url: str, **app) -> tuple[HealthError, float]:
+    """Deploy to a green that is ``url``; by default without release proof, so that the
+    health wait itself is what fails (release proof has tests/e2e/test_release_proof.py)."""
+    app = {"release_path": None, **app}
     p = world.pipeline(green_url=url, deploy={"health_timeout_s": 1.0, "health_interval_s": 0.1},
                        app=app)
     started = time.monotonic()
@@ -73,13 +76,17 @@ def test_a_host_answering_500_fails_the_deploy_and_leaves_blue_live(world, answe
     assert_settled(p, "blue")
 
 
-def test_a_host_that_never_answers_is_bounded_by_health_timeout(world, never_answers):
-    # request_timeout_s is the default 5 s: the health wait must still end near its own 1 s
-    error, elapsed = deploy_fails_health(world, never_answers, request_timeout_s=5.0)
-    health = [e for e in world.events.of(StepFinished) if e.name == "health"]
-    assert len(health) == 1 and not health[0].ok
-    assert health[0].elapsed < 2.5, f"health took {health[0].elapsed:.1f}s for a 1s timeout"
+@pytest.mark.parametrize("release_path, step", [(None, "health"), ("/version", "release")])
+def test_a_host_that_never_answers_is_bounded_by_health_timeout(world, never_answers,
+                                                                release_path, step):
+    # request_timeout_s is the default 5 s: the wait must still end near health_timeout_s (1 s)
+    error, elapsed = deploy_fails_health(world, never_answers, request_timeout_s=5.0,
+                                         release_path=release_path)
+    waits = [e for e in world.events.of(StepFinished) if e.name in ("release", "health")]
+    assert [(e.name, e.ok) for e in waits] == [(step, False)]
+    assert waits[0].elapsed < 2.5, f"{step} took {waits[0].elapsed:.1f}s for a 1s timeout"
     assert "no answer within" in str(error)
+    assert isinstance(error, ReleaseError) == (step == "release")
     assert world.p.store.latest_deployment("green").status == "failed"
     assert_settled(world.p, "blue")
 
@@ -195,7 +202,7 @@ def test_nginx_refusing_the_new_upstream_keeps_old_file_and_traffic(nginx_front,
                       + "\n    upstream bluegreen_live { server 127.0.0.1:9; }")
     cfg = Config(
         app=AppConfig(name="shop", public_url=nginx_front.url), ssh=SSHConfig(),
-        deploy=DeployConfig(transport="local"), promote=PromoteConfig(verify_timeout_s=2), smoke=(),
+        deploy=DeployConfig(transport="local", path=str(tmp_path)), promote=PromoteConfig(verify_timeout_s=2), smoke=(),
         colours={c: ColourConfig(c, f"{c}-production", (h,)) for c, h in hosts.items()},
         router=RouterConfig(kind="nginx", host=f"{NGINX_HOST}:2222", api_timeout_s=10,
                             upstream_file=str(nginx_front.upstream_file),

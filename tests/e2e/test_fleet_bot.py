@@ -7,18 +7,22 @@ traffic is made through the public address."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from deploy_core.config import Host
+from deploy_core.routers.nginx import upstream_text
 from deploy_core.store.locks import pid_alive
+from sandbox import DROPLETS, RESERVED_IP
 from sandbox.repo import release_files
 from sandbox.slack_api import SlackAPI, buttons_of, render_message
 from tests.bot.support import ALICE, SECRET, BotServer, slack_env
-from tests.bot.support import channel_text, newest
+from tests.bot.support import channel_text, found, newest
 from tests.support.botproc import (CHANNEL, bot_env, group_members, kill_group, stored,
                                    write_config)
-from tests.support.fleet import ROUTERS, Fleet
+from tests.support.fleet import ROUTERS, WEB, Fleet
 from tests.support.fleet import TOKEN as FLEET_TOKEN
 
 pytestmark = pytest.mark.e2e
@@ -118,16 +122,18 @@ def test_full_cycle_deploy_promote_button_rollback(bots: Bots, fleet: Fleet, sla
     router = bots.router
     sha = fleet.add_commit("Shop v4: wishlist", {"VERSION": "1.3.0\n"})
     short, first = sha[:7], fleet.releases[0][:7]
+    was = found(first)                # both colours ran 1.0.0 before bluegreen
     with bots.replica() as bot:
-        wait_topic(slack, "🔵 live: blue @ — · idle: green @ —")       # the bot is up and looked
+        wait_topic(slack, f"🔵 live: blue @ {was} · idle: green @ {was}")    # the bot is up and looked
 
         answer = bot.command("/deploy", "main")
         assert (answer.status_code, answer.text) == (200, "")          # acked, nothing to say
         deployed = newest(slack, "ready to promote")
         text = shows(slack, deployed)
-        assert deployed.text == f"main @ {short} is on green, healthy and smoke-tested: " \
-                                "ready to promote"
-        assert f"`main` @ `{short}` is on 🟢 green, healthy and smoke-tested" in text
+        assert deployed.text == f"main @ {short} is on green: every host serves it, healthy, " \
+                                "2 smoke checks passed: ready to promote"
+        assert f"`main` @ `{short}` is on 🟢 green in " in text
+        assert f"replaces {was} on green" in text and "✅ release · 127.0.0.13 · " in text
         assert "by @alice" in text and "✅ resolve · 127.0.0.13 · " in text
         assert f"main → {short}" in text and "✅ health · 127.0.0.13" in text
         assert "Try it before it goes live: 127.0.0.13:8081 (http://127.0.0.13:8081)" in text
@@ -138,13 +144,13 @@ def test_full_cycle_deploy_promote_button_rollback(bots: Bots, fleet: Fleet, sla
         assert bot.press("Promote", message=deployed).status_code == 200
         promoted = newest(slack, "is live (was 🔵 blue")
         assert promoted.text == f"promoted green @ {short}: {fleet.public_url(router)} answers green"
-        assert f"🟢 green @ `{short}` is live (was 🔵 blue @ `—`), verified through the public URL" \
+        assert f"🟢 green @ `{short}` is live (was 🔵 blue @ `{first}`), verified through the public URL" \
             in shows(slack, promoted)
         assert labels(slack, promoted) == ["Rollback"]
         assert labels(slack, deployed) == [] and "Promote pressed by @alice" in shows(slack, deployed)
         assert serving(fleet, router) == (GREEN, f"Welcome to shop — version 1.3.0 ({short})")
         assert fleet.router_colour(router) == "green"
-        wait_topic(slack, f"🟢 live: green @ {short} · idle: blue @ —")
+        wait_topic(slack, f"🟢 live: green @ {short} · idle: blue @ {was}")
         notes = newest(slack, f"Release notes: shop green @ {short} is live")
         assert shows(slack, notes).splitlines()[2:] == [       # blue serves 1.0.0: since then
             f"• `{short}` Shop v4: wishlist — Ada Lovelace",
@@ -153,12 +159,12 @@ def test_full_cycle_deploy_promote_button_rollback(bots: Bots, fleet: Fleet, sla
 
         assert bot.command("/rollback", "").status_code == 200
         rolled = newest(slack, "is live again")
-        assert rolled.text == f"rolled back to blue @ unknown: {fleet.public_url(router)} answers blue"
-        assert f"🔵 blue @ `—` is live again (was 🟢 green @ `{short}`)" in shows(slack, rolled)
+        assert rolled.text == f"rolled back to blue @ {first}: {fleet.public_url(router)} answers blue"
+        assert f"🔵 blue @ `{first}` is live again (was 🟢 green @ `{short}`)" in shows(slack, rolled)
         assert labels(slack, rolled) == []
         assert serving(fleet, router) == (BLUE, f"Welcome to shop — version 1.0.0 ({first})")
         assert fleet.router_colour(router) == "blue"
-        wait_topic(slack, f"🔵 live: blue @ — · idle: green @ {short}")
+        wait_topic(slack, f"🔵 live: blue @ {was} · idle: green @ {short}")
     clean(slack, bot)
 
 
@@ -195,7 +201,7 @@ def test_smoke_failure_refuses_promote_until_forced(bots_do: Bots, fleet: Fleet,
         assert "FORCED promote of green by alice (U0ALICE)" in text
         assert "⚠️ forced: the smoke-test requirement was waived." in text
         assert serving(fleet, router) == (GREEN, f"Closed for inventory — version 1.3.0 ({short})")
-        wait_topic(slack, f"🟢 live: green @ {short} · idle: blue @ —")
+        wait_topic(slack, f"🟢 live: green @ {short} · idle: blue @ {found(fleet.releases[0])}")
     clean(slack, bot)
 
 
@@ -281,3 +287,44 @@ def test_bot_killed_mid_deploy_is_recovered_on_restart(bots_do: Bots, fleet: Fle
     assert [d["status"] for d in stored(fleet.database_url)["deployments"]] == [
         "interrupted", "succeeded"]
     clean(slack, again)
+
+
+def switch_by_hand(fleet: Fleet, router: str, colour: str) -> None:
+    """Move traffic the way a person does outside bluegreen: the DigitalOcean console, or
+    editing the front nginx's upstream file and reloading it."""
+    if router == "digitalocean":
+        fleet.do.assign_now(RESERVED_IP, DROPLETS[colour])
+    else:
+        host = Host(WEB[colour][0], None, fleet.apps[colour].url)
+        fleet.front.reset(upstream_text(colour, [host]))
+    deadline = time.monotonic() + 10
+    while fleet.serving(router)[0] != f"{colour}-fleet":
+        assert time.monotonic() < deadline, f"{router} did not move to {colour} by hand"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("when", ["before-next-tick", "after-next-tick"])
+def test_a_hand_switch_right_after_ours_is_announced_once(bots: Bots, fleet: Fleet,
+                                                          slack: SlackAPI, when: str):
+    """Our verified switch records where it left the router, so a switch back by hand —
+    seconds later, before or after the next look — is news, told once by one replica."""
+    bots.config.write_text(bots.config.read_text().replace("watch_interval_s = 600",
+                                                           "watch_interval_s = 1"))
+    sha = fleet.add_commit("Shop v4", {"VERSION": "1.3.0\n"})
+    with bots.replica() as one, bots.replica() as two:
+        one.command("/deploy", "main")
+        newest(slack, "ready to promote")
+        one.command("/promote", "")
+        newest(slack, "is live", sha[:7])
+        slack.wait_for(lambda: slack.topic(CHANNEL).startswith(f"🟢 live: green @ {sha[:7]}"), 20)
+        if when == "after-next-tick":
+            time.sleep(2.5)                    # both replicas have looked at green since
+        switch_by_hand(fleet, bots.router, "blue")
+        outside = newest(slack, "switched outside bluegreen", timeout=15)
+        assert "🔵 blue is live now (was 🟢 green)" in shows(slack, outside)
+        slack.wait_for(lambda: slack.topic(CHANNEL).startswith("🔵 live: blue"), 15)
+        time.sleep(2.5)                        # more looks by both replicas: nothing new
+        said = [t for t in channel_text(slack) if "outside bluegreen" in t]
+        assert len(said) == 1, said
+        assert not [t for t in channel_text(slack) if "command line" in t or "outside this channel" in t]
+        clean(slack, one, two)

@@ -27,7 +27,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-import sandbox
 from deploy_core import config as config_mod
 from deploy_core.config import Config, Host
 from deploy_core.errors import Deadline
@@ -49,7 +48,6 @@ RESERVED_LISTEN = ("127.0.0.15", 8080)
 ROUTERS = ("nginx", "digitalocean")
 IDENTITY = "{colour}-fleet"
 TOKEN = "fleet-token"  # nosec B105 - the stand-in's token, not a secret
-AWAIT_RELEASE = Path(sandbox.__file__).with_name("await_release.py")
 SMOKE = ({"name": "home page", "path": "/", "status": 200, "contains": "Welcome"},
          {"name": "identity", "path": "/hostname", "status": 200})
 
@@ -104,7 +102,7 @@ def config_text(*, public_url: str, ssh: SSHDFleet, deploy_path: str, steps: Seq
                      **(deploy or {})}
     lines = ["# Written by tests/support/fleet.py", "[app]", 'name = "shop"',
              f"public_url = {_toml(public_url)}", 'identity_path = "/hostname"',
-             'health_path = "/healthz"', "", "[ssh]", f"user = {_toml(ssh.user)}", "port = 2222",
+             'health_path = "/healthz"', 'release_path = "/version"', "", "[ssh]", f"user = {_toml(ssh.user)}", "port = 2222",
              f"key_file = {_toml(ssh.key_file)}", f"known_hosts = {_toml(ssh.known_hosts)}",
              "connect_timeout_s = 5", "", "[deploy]", 'transport = "ssh"',
              f"path = {_toml(deploy_path)}", 'fetch = "git fetch --prune --tags origin"',
@@ -350,10 +348,8 @@ class Fleet:
     def _config_text(self, router: str) -> str:
         assert self.sshd is not None and self.front is not None
         run = shlex.quote(str(self.run_dir))
-        wait = " ".join(shlex.quote(str(x)) for x in (self.python, AWAIT_RELEASE, self.hosts_json))
         steps = ["git checkout --force --detach {sha}",
-                 f'kill -HUP "$(cat {_literal(run)}/{{colour}}.pid)"',
-                 f"{_literal(wait)} {{colour}} {{sha}}"]
+                 f'kill -HUP "$(cat {_literal(run)}/{{colour}}.pid)"']
         if router == "nginx":
             routing: dict[str, Any] = {
                 "kind": "nginx", "host": "127.0.0.14:2222", "upstream_file": self.front.upstream_file,
