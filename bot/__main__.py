@@ -17,6 +17,12 @@ from deploy_core.errors import BluegreenError, UsageError
 # one per ping interval: with Bolt's default (10 s) a dropped websocket left the bot deaf
 # for about a minute; with 2 s it reconnects in about 11 s (tests/bot/test_faults_socket.py).
 SOCKET_PING_S = 2.0
+# slack_sdk's built-in client reads a websocket frame with one recursive call per recv of
+# at most this many bytes: with its default (1024) a frame of about a megabyte exceeded
+# Python's recursion limit and left the bot deaf (tests/bot/test_faults_socket.py), so an
+# oversized payload never reached the size check (MAX_BODY). With 64 KiB per recv (over
+# TLS, one record: at most 16 KiB) frames of many megabytes arrive and are refused.
+SOCKET_RECEIVE_BYTES = 1 << 16
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bluegreen bot: {exc}", file=sys.stderr)
         return exc.exit_code
     if socket:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from .socket_mode import CheckedSocketModeHandler
         start_background(app)
-        SocketModeHandler(app, env["SLACK_APP_TOKEN"], web_client=web_client(env),
-                          ping_interval=SOCKET_PING_S).start()
+        CheckedSocketModeHandler(app, env["SLACK_APP_TOKEN"], web_client=web_client(env),
+                                 ping_interval=SOCKET_PING_S,
+                                 receive_buffer_size=SOCKET_RECEIVE_BYTES).start()
         return 0
     # HTTP: one gunicorn worker (the background watcher lives in it), threads for requests.
     os.environ["BLUEGREEN_CONFIG"] = str(config.path)

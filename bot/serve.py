@@ -4,7 +4,8 @@ GET /healthz; nothing else.
 Before Bolt reads a request: a bounded body, Slack's signature checked on it (401
 otherwise, also for a timestamp that is not a number: Bolt's own check, which still
 runs, would raise on it and answer 500), and a body of a shape Slack sends (400 with a
-sentence otherwise: Bolt would fail on malformed JSON or a wrong shape with a 500)."""
+sentence otherwise: Bolt would fail on malformed JSON or a wrong shape with a 500). The
+size and shape checks are ``handlers.payloads``, which Socket Mode and the demo use too."""
 from __future__ import annotations
 
 import json
@@ -14,15 +15,14 @@ from urllib.parse import parse_qs
 from slack_bolt import App
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from handlers import payloads, texts
+from handlers import payloads
+from handlers.payloads import MAX_BODY
 
 from .app import context_of
 
 EVENTS_PATH = "/slack/events"
-MAX_BODY = 1 << 20          # Slack's largest payloads (a click carries its message) are far smaller
 
 
 def make_wsgi(bolt: App) -> Callable[[dict, Callable], Iterable[bytes]]:
@@ -33,9 +33,9 @@ def make_wsgi(bolt: App) -> Callable[[dict, Callable], Iterable[bytes]]:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return _answer(400, texts.unreadable("its length is not a number"))
+            return _refuse(payloads.Refusal(400, "its length is not a number"))
         if length > MAX_BODY:
-            return _answer(413, texts.unreadable("it is too large"))
+            return _refuse(payloads.TOO_LARGE)
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
         body = _signed(verifier, raw, environ)
         if body is None:
@@ -43,14 +43,9 @@ def make_wsgi(bolt: App) -> Callable[[dict, Callable], Iterable[bytes]]:
                 return WsgiHttpResponse(200, {}, "")
             return WsgiHttpResponse(401, {"content-type": ["application/json"]},
                                     json.dumps({"error": "invalid request"}))
-        try:
-            bolt_request = BoltRequest(body=body, query=request.query_string,
-                                       headers=request.get_headers())
-        except Exception:  # noqa: BLE001 - malformed JSON, or a body Bolt cannot take apart
-            return _answer(400, texts.unreadable("it is not a form or JSON Slack sends"))
-        wrong = payloads.problem(bolt_request.body)
-        if wrong:
-            return _answer(400, texts.unreadable(wrong))
+        bolt_request = payloads.read(body, request.get_headers(), request.query_string)
+        if isinstance(bolt_request, payloads.Refusal):
+            return _refuse(bolt_request)
         answer = bolt.dispatch(bolt_request)
         return WsgiHttpResponse(answer.status, answer.headers, answer.body)
 
@@ -87,7 +82,7 @@ def _ssl_check(raw: bytes) -> bool:
     return parse_qs(raw.decode("latin-1")).get("ssl_check") == ["1"]
 
 
-def _answer(status: int, text: str) -> WsgiHttpResponse:
-    """A refusal the sender can read (Slack shows ``text`` only to the person)."""
-    return WsgiHttpResponse(status, {"content-type": ["application/json"]},
-                            json.dumps({"response_type": "ephemeral", "text": text}))
+def _refuse(refusal: payloads.Refusal) -> WsgiHttpResponse:
+    """A refusal the sender can read (Slack shows its text only to the person)."""
+    return WsgiHttpResponse(refusal.status, {"content-type": ["application/json"]},
+                            json.dumps({"response_type": "ephemeral", "text": refusal.text}))

@@ -1,16 +1,77 @@
 """The requests Slack sends us, and what makes a body one Slack never sends.
 
-Slash commands arrive as form fields, button clicks as a JSON ``payload`` field. Bolt
-indexes into both without checking (``body["actions"][0]["action_id"]``), so a body of
-the wrong shape would end in a 500 and a traceback; ``problem`` names what is wrong
-before Bolt reads it. Bolt answers Slack's own ``ssl_check`` and ``url_verification``.
+Slash commands arrive as form fields, button clicks as a JSON ``payload`` field (over
+HTTP), or both as an envelope's JSON ``payload`` (Socket Mode). Bolt indexes into them
+without checking (``body["actions"][0]["action_id"]``), so a body of the wrong shape
+would end in a 500 and a traceback; ``problem`` names what is wrong before Bolt reads it.
+Bolt answers Slack's own ``ssl_check`` and ``url_verification``.
+
+One guard for every way a request arrives (signatures exist only over HTTP):
+
+    read(text, headers)        HTTP and the demo: Bolt's request, or a Refusal
+    socket_refusal(payload)    Socket Mode: a Refusal, or None to hand it to Bolt
 """
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
+from slack_bolt.request import BoltRequest
+
+from . import texts
+
+MAX_BODY = 1 << 20          # bytes; Slack's largest payloads (a click carries its message) are far smaller
 _COMMAND_FIELDS = ("command", "text", "user_id", "user_name", "channel_id", "channel_name",
                    "response_url", "trigger_id", "team_id")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request refused before Bolt: the HTTP status that says so, and why in words."""
+    status: int
+    why: str
+
+    @property
+    def text(self) -> str:
+        """The sentence the sender sees."""
+        return texts.unreadable(self.why)
+
+
+TOO_LARGE = Refusal(413, "it is too large")
+NOT_SLACKS = Refusal(400, "it is not a form or JSON Slack sends")
+
+
+def refusal(body: Any, size: int) -> Refusal | None:
+    """Why a parsed request of ``size`` bytes is refused before Bolt, or None."""
+    if size > MAX_BODY:
+        return TOO_LARGE
+    wrong = problem(body)
+    return Refusal(400, wrong) if wrong else None
+
+
+def read(text: str, headers: Mapping[str, str | Sequence[str]],
+         query: str | None = None) -> BoltRequest | Refusal:
+    """A request body as posted (form or JSON text): Bolt's request for it, or why not."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY:
+        return TOO_LARGE
+    try:
+        request = BoltRequest(body=text, query=query, headers=dict(headers))
+    except Exception:  # noqa: BLE001 - malformed JSON, or a body Bolt cannot take apart
+        return NOT_SLACKS
+    return refusal(request.body, size) or request
+
+
+def socket_refusal(payload: Any) -> Refusal | None:
+    """Why a Socket Mode envelope's ``payload`` is refused before Bolt, or None; its size
+    is that of the JSON it arrived as."""
+    try:
+        size = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+                   .encode("utf-8", "surrogatepass"))
+    except (TypeError, ValueError, RecursionError):
+        return NOT_SLACKS
+    return refusal(payload, size)
 
 
 def problem(body: Any) -> str | None:

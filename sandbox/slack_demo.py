@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Mapping, TextIO
 
-from slack_bolt.request import BoltRequest
+from handlers import payloads
 
 from .slack_api import (Change, Message, SlackAPI, block_actions_body, buttons_of, render_message,
                         signed_headers, slash_command_body)
@@ -116,8 +116,12 @@ class SlackDemo:
 
     # -- plumbing ------------------------------------------------------------------------
     def _dispatch(self, body: str) -> str:
-        headers: dict[str, str | Sequence[str]] = {**signed_headers(SECRET, body)}
-        response = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        """Post ``body`` as Slack would: refused as the HTTP endpoint refuses it, else to Bolt."""
+        request = payloads.read(body, signed_headers(SECRET, body))
+        if isinstance(request, payloads.Refusal):
+            self.say(_indent(f"(only you can see this)\n{request.text}"))
+            return request.text
+        response = self.app.dispatch(request)
         text = _ack_text(response.body)
         if response.status != 200:
             self.say(f"  (Slack shows an error: HTTP {response.status})")

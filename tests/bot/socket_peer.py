@@ -10,6 +10,7 @@ import socket
 import struct
 import threading
 import time
+from typing import Any
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -35,10 +36,12 @@ class SocketPeer:
             if not self._cond.wait_for(lambda: self._conn is not None, timeout):
                 raise AssertionError("the bot never opened its Socket Mode connection")
 
-    def send(self, kind: str, payload: dict) -> str:
+    def send(self, kind: str, payload: Any, accepts_response_payload: bool = True) -> str:
+        """Send an envelope (Slack sets ``accepts_response_payload`` for slash commands)."""
         envelope_id = f"env-{next(self._ids)}"
         self._frame(0x1, json.dumps({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                                     "accepts_response_payload": True, "retry_attempt": 0}).encode())
+                                     "accepts_response_payload": accepts_response_payload,
+                                     "retry_attempt": 0}).encode())
         return envelope_id
 
     def ack(self, envelope_id: str, timeout: float = 10) -> dict:

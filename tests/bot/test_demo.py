@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import tomllib
 
 from deploy_core import config as config_mod
-from sandbox.slack_demo import run_interactive, run_scripted
+from sandbox.slack_demo import SlackDemo, run_interactive, run_scripted
 
+from .payload_cases import TOO_LARGE_TEXT, promote_click, unreadable
+from .support import MINIMAL_TOML
 from .test_cycle import sandbox  # noqa: F401 - fixture
+from .test_faults_payloads import Refusing
 
 
 def load(sb):
@@ -44,3 +48,28 @@ def test_interactive_demo_takes_typed_commands_and_clicks(sandbox):  # noqa: F81
     assert "alice clicks [Not yet]: nothing happens" in shown
     assert "is live (was 🔵 blue" in shown
     assert "History (newest first)" in shown and "there is no button 9" in shown
+
+
+def test_the_demo_refuses_what_the_http_endpoint_refuses(tmp_path):
+    """The demo's dispatch runs the same size and shape checks as the HTTP endpoint, and
+    shows the person the same sentence."""
+    config = config_mod.parse(tomllib.loads(MINIMAL_TOML), {"DIGITALOCEAN_TOKEN": "t"})
+    double, out = Refusing(), io.StringIO()
+    demo = SlackDemo(config, {"DATABASE_URL": f"sqlite:///{tmp_path}/state.db"},
+                     pipeline=double, out=out)
+    try:
+        good = promote_click(demo.slack, demo.user)
+        for raw, _ in unreadable(good, 1):
+            said = demo._dispatch(raw.decode())
+            assert "could not read this request" in said, (raw[:80], said)
+            assert f"(only you can see this)\n  │ {said}" in out.getvalue()
+        said = demo.slash("/deploy " + TOO_LARGE_TEXT)
+        assert "could not read this request (it is too large)" in said
+        # nothing reached Bolt (its first request asks auth.test) or the pipeline
+        assert demo.slack.calls == [] and double.calls == []
+
+        assert "/deploy REF" in demo.slash("/deploy help")              # the control
+        assert [c.method for c in demo.slack.calls] == ["auth.test"]
+    finally:
+        demo.close()
+    assert "Traceback" not in out.getvalue() and "HTTP 500" not in out.getvalue()

@@ -14,7 +14,7 @@ import json
 import re
 import time
 import tomllib
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -23,8 +23,10 @@ from slack_sdk import WebClient
 
 from deploy_core.config import parse as parse_config
 from deploy_core.errors import BluegreenError
-from handlers import blocks
+from bot import serve as bot_serve
+from handlers import blocks, payloads
 
+from .payload_cases import form, payload_of, unreadable
 from .support import ALICE, BOB, CHANNEL, MINIMAL_TOML, SECRET
 from .test_faults_support import (Bot, everything_shown, fault_sandbox, slack,  # noqa: F401
                                   snapshot, world)
@@ -157,18 +159,6 @@ def test_crafted_command_texts_are_refused_before_any_shell(bot, world, slack, t
 
 # -- button clicks Slack never sends ------------------------------------------------------
 
-def _payload_of(body: str) -> dict:
-    return json.loads(parse_qs(body)["payload"][0])
-
-
-def _form(payload) -> bytes:
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
-def _without(d: dict, key: str) -> dict:
-    return {k: v for k, v in d.items() if k != key}
-
-
 def test_malformed_clicks_are_refused_readably_and_change_nothing(world, slack):  # noqa: F811
     p = world.pipeline()
     result = p.deploy("main", "alice (U0ALICE)")          # a release ready to promote
@@ -177,48 +167,15 @@ def test_malformed_clicks_are_refused_readably_and_change_nothing(world, slack):
                                  blocks=blocks.deploy_ready(result, 1.0))["ts"]
     with Bot(world.config(), world.env, slack) as bot:
         message = slack.message(CHANNEL, ts)
-        good = _payload_of(bot.press_body("Promote", ALICE, message))
+        good = payload_of(bot.press_body("Promote", ALICE, message))
         action = good["actions"][0]
         before = snapshot(p, world.sb, slack)
 
         def with_action(**changes):
             return {**good, "actions": [{**action, **changes}]}
 
-        unreadable = [                                     # 400 with a sentence
-            (b"payload=%7B%22type%22%3A+%22block_actions%22%2C", "form"),   # truncated JSON
-            (b"payload=%5B1%2C+2%5D", "form"),                               # a list
-            (b'payload=%22promote%22', "form"),                              # a string
-            (b"not json at all", "application/json"),
-            (b"[1, 2]", "application/json"),
-            (json.dumps(good)[:-1].encode(), "application/json"),
-            (b"", "form"),
-            (b"text=main&user_id=U0ALICE", "form"),                          # no command
-            (urlencode({"command": "deploy", "text": "main"}).encode(), "form"),
-            (json.dumps({"command": "/deploy", "text": 7, "user_id": "U0ALICE"}).encode(),
-             "application/json"),
-            (_form({**good, "type": "view_submission"}), "form"),
-            (_form(_without(good, "type")), "form"),
-            (_form(_without(good, "user")), "form"),
-            (_form({**good, "user": "U0ALICE"}), "form"),
-            (_form({**good, "user": {"name": "alice"}}), "form"),
-            (_form({**good, "actions": []}), "form"),
-            (_form({**good, "actions": "promote"}), "form"),
-            (_form({**good, "actions": [1]}), "form"),
-            (_form({**good, "actions": [_without(action, "action_id")]}), "form"),
-            (_form({**good, "actions": [{**action, "action_id": 7}]}), "form"),
-            (_form(with_action(value=result.deployment_id)), "form"),       # a number, not text
-            (_form(with_action(value=None)), "form"),
-            (_form(_without(good, "response_url")), "form"),
-            (_form(_without(good, "message")), "form"),
-            (_form({**good, "message": {"text": "no ts"}}), "form"),
-            (_form({**good, "message": {**good["message"], "blocks": "x"}}), "form"),
-            (_form(_without(good, "channel")), "form"),
-            (_form({**good, "channel": "C0DEPLOYS"}), "form"),
-        ]
         answers = []
-        for raw, kind in unreadable:
-            ctype = "application/json" if kind == "application/json" else \
-                "application/x-www-form-urlencoded"
+        for raw, ctype in unreadable(good, result.deployment_id):  # 400 with a sentence
             answer = bot.post(raw, headers=signed(raw, ctype))
             answers.append(answer)
             assert answer.status == 400, (raw[:80], answer)
@@ -244,7 +201,7 @@ def test_malformed_clicks_are_refused_readably_and_change_nothing(world, slack):
         ]
         for payload, says in refused:
             slack.clear_calls()
-            raw = _form(payload)
+            raw = form(payload)
             answer = bot.post(raw, headers=signed(raw))
             answers.append(answer)
             assert answer.status == 200, (payload["actions"], answer)
@@ -260,3 +217,25 @@ def test_malformed_clicks_are_refused_readably_and_change_nothing(world, slack):
         assert bot.press("Promote", ALICE, message).status == 200           # the control
         bot.wait()
         assert world.sb.live_identity() == "green-sandbox"
+
+
+# -- one size limit, however the request arrives -----------------------------------------
+
+def test_the_size_limit_is_the_same_over_http_socket_mode_and_the_demo():
+    """A body is measured as it arrives: form text over HTTP and in the demo, the payload's
+    JSON in Socket Mode; up to MAX_BODY bytes it is read, one byte more is refused."""
+    command = {"command": "/deploy", "text": "", "user_id": "U0ALICE", "channel_id": CHANNEL}
+    json_size = len(json.dumps(command, separators=(",", ":")))
+    at_limit = {**command, "text": "é" * ((payloads.MAX_BODY - json_size) // 2)}
+    assert len(json.dumps(at_limit, ensure_ascii=False, separators=(",", ":")).encode()) \
+        == payloads.MAX_BODY                          # é is two bytes in UTF-8
+    assert payloads.socket_refusal(at_limit) is None
+    assert payloads.socket_refusal({**at_limit, "text": at_limit["text"] + "x"}) \
+        == payloads.TOO_LARGE
+
+    form = urlencode(command)
+    at_limit_form = form + "x" * (payloads.MAX_BODY - len(form))
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert not isinstance(payloads.read(at_limit_form, headers), payloads.Refusal)
+    assert payloads.read(at_limit_form + "x", headers) == payloads.TOO_LARGE
+    assert bot_serve.MAX_BODY == payloads.MAX_BODY
