@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from . import web
-from .errors import BluegreenError, HostKeyError
+from .errors import BluegreenError, HostKeyError, RouterAuthError
 from .results import CheckItem
 from .running import NO_RELEASE_PATH
 
@@ -30,7 +30,7 @@ def run_checks(p: "Pipeline") -> list[CheckItem]:
                 items.append(_release(cfg, colour.name, host))
     if not cfg.app.release_path:
         items.append(CheckItem("release proof", True, NO_RELEASE_PATH, warning=True))
-    items.append(_router(p))
+    items.extend(_router(p))
     items.append(_slack(cfg.env))
     return items
 
@@ -74,15 +74,29 @@ def _release(cfg, colour: str, host) -> CheckItem:
                      "the route must answer the sha its process loaded; deploys wait for it")
 
 
-def _router(p: "Pipeline") -> CheckItem:
+def _router(p: "Pipeline") -> list[CheckItem]:
+    """What the router's token may read (routers that can tell), then which colour is live:
+    a token that cannot read droplets makes the reserved IP look unassigned."""
+    items: list[CheckItem] = []
+    check_access = getattr(p.router, "check_access", None)   # routers reached with an API token
+    if check_access is not None:
+        try:
+            items.append(CheckItem("router token", True, check_access()))
+        except RouterAuthError as exc:
+            scope = exc.data.get("scope")
+            return [CheckItem("router token", False, str(exc),
+                              f"give the token the {scope} scope" if scope else
+                              "check the router token")]
+        except BluegreenError as exc:     # e.g. a colour's droplet that does not exist
+            items.append(CheckItem("router token", False, str(exc), "correct the id named above"))
     try:
         state = p.router.read()
     except BluegreenError as exc:
-        return CheckItem("router", False, str(exc), "check the router settings and token")
+        return [*items, CheckItem("router", False, str(exc), "check the router settings and token")]
     detail = f"{p.router.describe()}: " + (f"{state.live} is live" if state.live else
                                            f"{state.status} ({state.detail})")
     fix = "" if state.status == "ok" else "repair with `bluegreen promote --to COLOUR`"
-    return CheckItem("router", state.status == "ok", detail, fix)
+    return [*items, CheckItem("router", state.status == "ok", detail, fix)]
 
 
 def _slack(env) -> CheckItem:

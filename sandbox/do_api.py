@@ -1,17 +1,23 @@
 """A stateful stand-in for the DigitalOcean API's reserved IP endpoints, over real HTTP.
 
-It answers with the real API's shapes and status codes, refuses what it does not
-know (unknown path: 404, unknown action type: 422), and moves a reserved IP only
-when its action completes, ``action_delay_s`` after the POST. A reserved IP given a
+It answers with the real API's shapes and status codes (DigitalOcean's OpenAPI
+description), refuses what it does not know (unknown path: 404, unknown action type:
+422), and moves a reserved IP only when its action completes, ``action_delay_s`` after
+the POST; while one is in progress the IP is ``locked`` and another action gets 422.
+Tokens carry scopes (``add_token``): a missing one is 403 ``forbidden``, and without
+``droplet:read`` a reserved IP is shown without its ``droplet``. A reserved IP given a
 ``listen`` address is a local TCP ``Forwarder`` that follows the assignment.
 Fault knobs (``fail_next``, ``hang_next``, ``action_stuck``, ``fail_action``) let
-tests play a flaky API. ``requests`` records (method, path, status) answered; a
-hung request that was dropped is recorded with status 0.
+tests play a flaky API; a 429 from ``fail_next`` is the burst limit's (with
+``retry_after``) or the hourly limit's (only ``ratelimit-reset``), and
+``use_up_rate_limit`` answers the hourly limit's 429 until its reset time. ``requests`` records (method, path, status) answered; a hung request that was
+dropped is recorded with status 0.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import threading
 import time
@@ -22,17 +28,24 @@ from typing import Any
 
 from .forwarder import Forwarder
 
-REGION = {"name": "New York 3", "slug": "nyc3", "available": True,
-          "features": ["private_networking", "metadata"], "sizes": ["s-1vcpu-1gb"]}
+REGIONS = {"nyc3": "New York 3", "ams3": "Amsterdam 3"}
 ERROR_TEXT = {
     400: ("bad_request", "The request could not be understood."),
-    401: ("unauthorized", "Unable to authenticate you"),
-    404: ("not_found", "The resource you were accessing could not be found."),
-    422: ("unprocessable_entity", "The request could not be processed."),
-    429: ("too_many_requests", "API Rate limit exceeded."),
-    500: ("server_error", "Server was unable to give you a response."),
+    401: ("unauthorized", "Unable to authenticate you."),
+    403: ("forbidden", "You do not have permission to perform this action."),
+    404: ("not_found", "The resource you requested could not be found."),
+    422: ("unprocessable_entity", "request payload validation failed"),
+    429: ("too_many_requests", "API rate limit exceeded."),
+    500: ("server_error", "Unexpected server-side error"),
 }
-PENDING = "The reserved IP already has a pending event."
+LOCKED = "The reserved IP is locked by an action in progress; try again when it completes."
+ALL_SCOPES = frozenset({"reserved_ip:read", "reserved_ip:update", "droplet:read",
+                        "actions:read", "project:read"})
+
+
+def region(slug: str) -> dict[str, Any]:
+    return {"name": REGIONS.get(slug, slug), "slug": slug, "available": True,
+            "features": ["private_networking", "metadata"], "sizes": ["s-1vcpu-1gb"]}
 
 
 def _now() -> str:
@@ -55,6 +68,8 @@ class _Fault:
     body: Any = None
     hang_s: float = 0.0
     take_effect: bool = False
+    reset_in: float | None = None
+    reset_at: int | None = None
 
 
 @dataclass
@@ -72,7 +87,7 @@ class _Action:
         return {"id": self.id, "status": self.status, "type": self.type,
                 "started_at": self.started_at, "completed_at": self.completed_at,
                 "resource_id": int(ipaddress.ip_address(self.ip)), "resource_type": "reserved_ip",
-                "region": REGION, "region_slug": "nyc3"}
+                "region": region("nyc3"), "region_slug": "nyc3"}
 
 
 class DOStandIn:
@@ -81,6 +96,7 @@ class DOStandIn:
     def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0,
                  action_delay_s: float = 0.3) -> None:
         self.token = token
+        self.tokens: dict[str, frozenset[str]] = {token: ALL_SCOPES}
         self.action_delay_s = action_delay_s
         self.action_stuck = False
         self.fail_action = False
@@ -88,9 +104,11 @@ class DOStandIn:
         self.droplets: dict[int, dict[str, Any]] = {}
         self.targets: dict[int, tuple[str, int]] = {}
         self.assigned: dict[str, int | None] = {}
+        self.regions: dict[str, str] = {}
         self.actions: dict[int, _Action] = {}
         self.forwarders: list[Forwarder] = []
         self._faults: list[_Fault] = []
+        self._limits: list[tuple[str, re.Pattern[str], int]] = []
         self._next_action = 1_900_000_001
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -105,20 +123,27 @@ class DOStandIn:
         return f"http://{host}:{port}"
 
     # -- setup, console, faults -------------------------------------------------------
-    def add_droplet(self, droplet_id: int, name: str, target: tuple[str, int]) -> None:
+    def add_token(self, token: str, scopes: set[str] | frozenset[str]) -> None:
+        """Another token that the API accepts, with only ``scopes`` (e.g. ``reserved_ip:read``)."""
+        with self._lock:
+            self.tokens[token] = frozenset(scopes)
+
+    def add_droplet(self, droplet_id: int, name: str, target: tuple[str, int],
+                    region_slug: str = "nyc3") -> None:
         with self._lock:
             self.targets[droplet_id] = target
             self.droplets[droplet_id] = {
                 "id": droplet_id, "name": name, "memory": 1024, "vcpus": 1, "disk": 25,
                 "locked": False, "status": "active", "created_at": _now(), "tags": [],
-                "region": REGION, "features": [], "backup_ids": [], "snapshot_ids": [],
+                "region": region(region_slug), "features": [], "backup_ids": [], "snapshot_ids": [],
                 "networks": {"v4": [{"ip_address": target[0], "netmask": "255.255.255.0",
                                      "gateway": "", "type": "public"}], "v6": []}}
 
     def add_reserved_ip(self, ip: str, listen: tuple[str, int] | None,
-                        droplet_id: int | None) -> None:
+                        droplet_id: int | None, region_slug: str = "nyc3") -> None:
         with self._lock:
             self.assigned[ip] = droplet_id
+            self.regions[ip] = region_slug
         if listen is not None:
             forwarder = Forwarder(listen, lambda: self.target_of(ip))
             self.forwarders.append(forwarder)
@@ -140,12 +165,24 @@ class DOStandIn:
 
     def fail_next(self, method: str, path_regex: str, status: int, count: int = 1,
                   retry_after: float | None = None, body: Any = None,
-                  take_effect: bool = False) -> None:
+                  take_effect: bool = False, reset_in: float | None = None) -> None:
         """Answer the next ``count`` matching requests with ``status``; with ``take_effect``
-        the request is carried out first (a 500 that hides a success)."""
+        the request is carried out first (a 500 that hides a success). A 429 says
+        ``ratelimit-remaining: 0`` and ``ratelimit-reset`` ``reset_in`` seconds on (default
+        an hour); only ``retry_after`` adds ``Retry-After``, as the burst limit does."""
         with self._lock:
             self._faults.append(_Fault(method.upper(), re.compile(path_regex), count, status,
-                                       retry_after, body, take_effect=take_effect))
+                                       retry_after, body, take_effect=take_effect,
+                                       reset_in=reset_in))
+
+    def use_up_rate_limit(self, seconds: float, method: str = "", path_regex: str = "") -> int:
+        """The hourly limit is used up: matching requests (default all) get 429 without
+        Retry-After, ``ratelimit-remaining: 0``, until ``ratelimit-reset`` (returned: epoch
+        seconds, ``seconds`` from now rounded up), as the real API answers."""
+        reset = math.ceil(time.time() + seconds)
+        with self._lock:
+            self._limits.append((method.upper(), re.compile(path_regex), reset))
+        return reset
 
     def hang_next(self, method: str, path_regex: str, seconds: float, count: int = 1,
                   take_effect: bool = False) -> None:
@@ -200,31 +237,44 @@ class DOStandIn:
         return next((a for a in self.actions.values()
                      if a.ip == ip and a.status == "in-progress"), None)
 
-    def _reserved_ip(self, ip: str) -> dict[str, Any]:
+    def _reserved_ip(self, ip: str, scopes: frozenset[str]) -> dict[str, Any]:
+        """As the API shows it: ``droplet`` needs droplet:read, ``project_id`` project:read."""
         droplet_id = self.assigned[ip]
-        return {"ip": ip, "region": REGION, "project_id": "4e4f1a6b-0000-4000-8000-000000000001",
-                "locked": self._pending(ip) is not None,
-                "droplet": self.droplets.get(droplet_id) if droplet_id is not None else None}
+        shown: dict[str, Any] = {"ip": ip, "region": region(self.regions.get(ip, "nyc3")),
+                                 "locked": self._pending(ip) is not None}
+        if "droplet:read" in scopes:
+            shown["droplet"] = self.droplets.get(droplet_id) if droplet_id is not None else None
+        if "project:read" in scopes:
+            shown["project_id"] = "4e4f1a6b-0000-4000-8000-000000000001"
+        return shown
 
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, body: bytes, token: str | None) -> tuple[int, Any]:
         with self._lock:
+            scopes = self.tokens.get(token or "")
+            if scopes is None:
+                return error(401)
             self._advance()
-            return self._route(method, path, body)
+            return self._route(method, path, body, scopes)
 
-    def _route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, body: bytes,
+               scopes: frozenset[str]) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
         if len(parts) < 2 or parts[0] != "v2":
             return error(404)
         rest = parts[1:]
+        needed = {"reserved_ips": "reserved_ip:update" if method == "POST" else "reserved_ip:read",
+                  "droplets": "droplet:read", "actions": "actions:read"}.get(rest[0])
+        if needed is not None and needed not in scopes:
+            return error(403)
         if method == "GET" and rest == ["reserved_ips"]:
-            ips = [self._reserved_ip(ip) for ip in self.assigned]
+            ips = [self._reserved_ip(ip, scopes) for ip in self.assigned]
             return 200, {"reserved_ips": ips, "links": {}, "meta": {"total": len(ips)}}
         if rest[0] == "reserved_ips" and len(rest) >= 2:
             ip = rest[1]
             if ip not in self.assigned:
                 return error(404)
             if method == "GET" and len(rest) == 2:
-                return 200, {"reserved_ip": self._reserved_ip(ip)}
+                return 200, {"reserved_ip": self._reserved_ip(ip, scopes)}
             if len(rest) == 3 and rest[2] == "actions":
                 if method == "POST":
                     return self._post_action(ip, body)
@@ -261,13 +311,23 @@ class DOStandIn:
             if droplet_id not in self.droplets:
                 return error(404)
         if self._pending(ip) is not None:
-            return error(422, PENDING)
+            return error(422, LOCKED)
+        if kind == "assign" and self.droplets[droplet_id]["region"]["slug"] != self.regions[ip]:
+            return error(422, f"The Droplet is in {self.droplets[droplet_id]['region']['slug']} "
+                              f"and the reserved IP in {self.regions[ip]}: they must be in the "
+                              "same region.")
         action = _Action(self._next_action, ip, f"{kind}_ip",
                          droplet_id if kind == "assign" else None,
                          due=time.monotonic() + self.action_delay_s)
         self._next_action += 1
         self.actions[action.id] = action
         return 201, {"action": action.json()}
+
+    def limited_until(self, method: str, path: str) -> int | None:
+        with self._lock:
+            self._limits = [limit for limit in self._limits if limit[2] > time.time()]
+            return max((reset for m, path_regex, reset in self._limits
+                        if m in ("", method) and path_regex.search(path)), default=None)
 
     def take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -299,11 +359,14 @@ class _Handler(BaseHTTPRequestHandler):
         standin: DOStandIn = self.server.standin  # type: ignore[attr-defined]
         path = self.path.split("?", 1)[0]
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        fault = standin.take_fault(self.command, path)
-        auth_ok = self.headers.get("Authorization") == f"Bearer {standin.token}"
+        reset = standin.limited_until(self.command, path)
+        fault = standin.take_fault(self.command, path) if reset is None else \
+            _Fault(self.command, re.compile(""), 1, 429, reset_at=reset)
+        auth = self.headers.get("Authorization") or ""
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
         effect: tuple[int, Any] | None = None
         if fault is None or fault.take_effect:
-            effect = standin.handle(self.command, path, body) if auth_ok else error(401)
+            effect = standin.handle(self.command, path, body, token)
         if fault is not None and fault.hang_s:
             standin.requests.append((self.command, path, 0))
             standin._stopping.wait(fault.hang_s)
@@ -312,8 +375,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         if fault is not None:
             status, payload = fault.status, fault.body or error(fault.status)[1]
+            if status == 429:
+                reset_in = 3600.0 if fault.reset_in is None else fault.reset_in
+                headers["ratelimit-remaining"] = "0"
+                headers["ratelimit-reset"] = str(fault.reset_at or math.ceil(time.time() + reset_in))
             if fault.retry_after is not None:
-                headers["Retry-After"] = f"{fault.retry_after:g}"
+                headers["retry-after"] = f"{fault.retry_after:g}"
         else:
             assert effect is not None
             status, payload = effect

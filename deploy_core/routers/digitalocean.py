@@ -1,14 +1,24 @@
 """Switch traffic by moving a DigitalOcean reserved IP between the colours' droplets (pydo).
 
-Reads retry on 429, 5xx and connection trouble within a bounded budget, honouring
-Retry-After. The assign is never blindly resent: when its outcome is unknown (5xx,
-timeout, broken connection) the reserved IP is read first and the POST is repeated
-only if the state shows it did not take effect. azure-core's own retries are off.
+The assign is never blindly resent: when its outcome is unknown (5xx, timeout, broken
+connection) or it is refused with 422, the reserved IP is read first (``locked``, the
+droplet it points at) and the POST is repeated only if that state shows it did not take
+effect and may still. What a 422 means is decided from that state, never from its words.
+A 429 was not carried out: it waits ``Retry-After`` (the burst limit) or, without one,
+until ``ratelimit-reset`` (the hourly limit), and fails at once, naming when the limit
+resets, when that is beyond ``router.action_timeout_s``. Reads retry on 429, 5xx and
+connection trouble within bounds. azure-core's own retries are off.
+
+Token scopes (DigitalOcean's OpenAPI description): ``reserved_ip:read`` to read the IP
+and its actions, ``reserved_ip:update`` to assign, ``droplet:read`` to see where the IP
+points — without it the IP looks unassigned, so that case is proven, not believed.
 """
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -25,9 +35,11 @@ from . import RouterState
 
 DEFAULT_API_URL = "https://api.digitalocean.com"
 READ_ATTEMPTS = 4          # per read, including the first
-READ_BUDGET_S = 30.0       # total time a read may spend waiting between attempts
+READ_BUDGET_S = 30.0       # total time a read may spend waiting between attempts (429: action_timeout_s)
 ASSIGN_SENDS = 3           # POSTs per switch, each one only after reading the state
+RESET_SLACK_S = 0.5        # ask again this long after ratelimit-reset: our clock is not theirs
 _CONNECTION = (ServiceRequestError, ServiceResponseError)
+_NO_ANSWER = object()
 
 
 class DigitalOceanRouter:
@@ -46,6 +58,8 @@ class DigitalOceanRouter:
         self._endpoint = (env.get("DIGITALOCEAN_API_URL") or DEFAULT_API_URL).rstrip("/")
         self._client = _client(token, self._endpoint, router.api_timeout_s)
         self._say = on_event or (lambda text: None)
+        self._droplets_readable = False    # proven once the token was seen reading a droplet
+        self._token_accepted = False       # after that, a 401 means a missing scope
 
     def describe(self) -> str:
         where = "" if self._endpoint == DEFAULT_API_URL else f" at {self._endpoint}"
@@ -63,6 +77,28 @@ class DigitalOceanRouter:
         return RouterState(None, "foreign", f"reserved IP {self._ip} points at droplet "
                            f"{droplet.get('id')} ({droplet.get('name', '?')}), neither colour ({known})")
 
+    def check_access(self) -> str:
+        """For `bluegreen check`: prove the token reads the reserved IP and each colour's
+        droplet; raise RouterAuthError naming a missing scope, RouterError naming a droplet
+        that does not exist. The assign's own scope is proven only by a switch."""
+        self._reserved_ip()
+        seen: list[str] = []
+        missing: list[str] = []
+        for colour in self._config.colours.values():
+            if colour.droplet_id is None:
+                continue
+            droplet = self._droplet(colour.droplet_id)
+            if droplet is None:
+                missing.append(f"{colour.droplet_id} (colours.{colour.name}.droplet_id)")
+            else:
+                seen.append(f"{colour.name} {colour.droplet_id} ({droplet.get('name', '?')})")
+        if missing:
+            raise RouterError(f"droplet {', '.join(missing)} does not exist in this DigitalOcean "
+                              "account (the token reads droplets, and found no such id)",
+                              missing=missing)
+        return (f"token reads reserved IP {self._ip} and droplets {', '.join(seen)}; "
+                "its reserved_ip:update scope is proven only by a switch")
+
     def switch(self, colour: str) -> None:
         target = self._config.colours[colour].droplet_id if colour in self._config.colours else None
         if target is None:
@@ -71,7 +107,7 @@ class DigitalOceanRouter:
         if _droplet_id(state) == target and not state.get("locked"):
             self._say(f"reserved IP {self._ip} is already on {colour} (droplet {target})")
             return
-        action = self._send_assign(target)
+        action = self._send_assign(target, state)
         if action is not None:
             self._say(f"assign action {action['id']} started: reserved IP {self._ip} "
                       f"to droplet {target} ({colour})")
@@ -82,30 +118,42 @@ class DigitalOceanRouter:
         self._say(f"reserved IP {self._ip} is on {colour} (droplet {target})")
 
     # -- the assign, never blindly repeated --------------------------------------------------
-    def _send_assign(self, droplet_id: int) -> dict[str, Any] | None:
-        """POST the assign; return its action, or None when reading shows it already took effect."""
+    def _send_assign(self, droplet_id: int, before: dict[str, Any]) -> dict[str, Any] | None:
+        """POST the assign; return its action, or None when reading shows it already took
+        effect. ``before`` is the reserved IP as read just before the first POST."""
         body = {"type": "assign", "droplet_id": droplet_id}
+        started = time.monotonic()
         for _ in range(ASSIGN_SENDS):
             try:
                 answer = self._client.reserved_ips_actions.post(self._ip, body)
             except HttpResponseError as exc:
-                _refuse_auth(exc, "the assign")
+                _refuse_auth(exc, "the assign", "reserved_ip:update", "", self._token_accepted)
                 status, problem = exc.status_code or 0, _problem(exc)
-                if status == 422 and "pending" in problem.lower():
-                    self._say("another action on the reserved IP is pending: waiting for it")
-                elif status == 429:
-                    delay = _retry_after(exc) or 1.0
-                    if delay > READ_BUDGET_S:
-                        raise RouterError(f"DigitalOcean rate limits the assign: {problem}, "
-                                          f"retry after {delay:g}s") from exc
-                    self._say(f"the assign was rate limited: retrying in {delay:g}s")
+                if status == 429:     # refused before it was carried out: sending again is safe
+                    delay = self._rate_limit_wait(exc, "the assign", problem,
+                                                  spent=time.monotonic() - started)
+                    self._say(f"the assign was rate limited ({problem}): retrying in {delay:.3g}s")
                     time.sleep(delay)
                     continue
-                elif 400 <= status < 500:
+                if status == 422:
+                    self._say(f"the assign was refused ({problem}): reading the reserved IP "
+                              "to see why")
+                    now, waited = self._settle()
+                    if _droplet_id(now) == droplet_id:
+                        self._say(f"reserved IP {self._ip} already on droplet {droplet_id}: "
+                                  "not resending")
+                        return None
+                    if not (waited or before.get("locked") or _droplet_id(now) != _droplet_id(before)):
+                        raise RouterError(
+                            f"DigitalOcean refused the assign of reserved IP {self._ip} to droplet "
+                            f"{droplet_id}: {problem} (no action is in progress on the IP, which "
+                            f"{_points_at(now)})", status=status) from exc
+                    before = now      # another action moved or held the IP: ours may go now
+                    continue
+                if 400 <= status < 500:
                     raise RouterError(f"DigitalOcean refused the assign: {problem}") from exc
-                else:
-                    self._say(f"the assign answered {problem}: reading the reserved IP "
-                              "before deciding whether to send it again")
+                self._say(f"the assign answered {problem}: reading the reserved IP "
+                          "before deciding whether to send it again")
             except (AzureError, ValueError) as exc:   # no answer, or one we could not read
                 self._say(f"the assign got no usable answer ({_short(exc)}): reading the reserved "
                           "IP before deciding whether to send it again")
@@ -114,18 +162,21 @@ class DigitalOceanRouter:
                     return answer["action"]
                 raise RouterError(f"DigitalOcean refused the assign: {_body_problem(answer)} (does "
                                   f"droplet {droplet_id} exist in this account?)")
-            if _droplet_id(self._settle()) == droplet_id:
+            before, _ = self._settle()
+            if _droplet_id(before) == droplet_id:
                 self._say(f"reserved IP {self._ip} already on droplet {droplet_id}: not resending")
                 return None
         raise RouterError(f"the assign of reserved IP {self._ip} to droplet {droplet_id} did "
                           f"not take effect after {ASSIGN_SENDS} attempts")
 
-    def _settle(self) -> dict[str, Any]:
-        """Read the reserved IP; if an action is pending on it, wait for that to end."""
+    def _settle(self) -> tuple[dict[str, Any], bool]:
+        """Read the reserved IP; if an action is pending on it (``locked``), wait for that to
+        end. Return the state and whether there was one to wait for."""
         state = self._reserved_ip()
         if not state.get("locked"):
-            return state
-        listed = self._get("listing actions", "actions", self._client.reserved_ips_actions.list, self._ip)
+            return state, False
+        listed = self._get("listing actions", "actions", "reserved_ip:read",
+                           self._client.reserved_ips_actions.list, self._ip)
         pending = [str(a.get("id")) for a in listed if a.get("status") == "in-progress"]
         self._say(f"action {', '.join(pending) or '?'} in progress on reserved IP {self._ip}: waiting")
 
@@ -133,7 +184,7 @@ class DigitalOceanRouter:
             now = self._reserved_ip()
             return None if now.get("locked") else now
         try:
-            return self._poll(unlocked, f"pending action on {self._ip}")
+            return self._poll(unlocked, f"pending action on {self._ip}"), True
         except Deadline:
             raise ActionTimeout(f"action {', '.join(pending) or '?'} on reserved IP {self._ip} still "
                                 f"in progress after {self._config.router.action_timeout_s:g}s; "
@@ -141,7 +192,7 @@ class DigitalOceanRouter:
 
     def _wait_action(self, action_id: int, colour: str) -> None:
         def finished() -> dict[str, Any] | None:
-            action = self._get(f"reading action {action_id}", "action",
+            action = self._get(f"reading action {action_id}", "action", "reserved_ip:read",
                                self._client.reserved_ips_actions.get, self._ip, action_id)
             return action if action.get("status") in ("completed", "errored") else None
         try:
@@ -162,41 +213,110 @@ class DigitalOceanRouter:
 
     # -- reads, retried within bounds --------------------------------------------------------
     def _reserved_ip(self) -> dict[str, Any]:
-        return self._get(f"reading reserved IP {self._ip}", "reserved_ip",
-                         self._client.reserved_ips.get, self._ip)
+        """The reserved IP; when it shows no droplet, first prove the token could have seen
+        one (a token without droplet:read gets the IP without its droplet)."""
+        state = self._get(f"reading reserved IP {self._ip}", "reserved_ip", "reserved_ip:read",
+                          self._client.reserved_ips.get, self._ip,
+                          missing=f"reserved IP {self._ip} does not exist in this DigitalOcean account")
+        if state.get("droplet"):
+            self._droplets_readable = True
+        elif not self._droplets_readable:
+            probe = next((c.droplet_id for c in self._config.colours.values()
+                          if c.droplet_id is not None), None)
+            if probe is not None:
+                try:
+                    self._droplet(probe, why=f"; without it reserved IP {self._ip} looks unassigned")
+                except RouterAuthError:
+                    raise
+                except RouterError:      # not a question of scope: believe the IP this time
+                    pass
+        return state
 
-    def _get(self, what: str, key: str, call: Callable[..., Any], *args: Any) -> Any:
+    def _droplet(self, droplet_id: int, why: str = "") -> dict[str, Any] | None:
+        """GET /v2/droplets/{id}: the droplet, or None when it does not exist."""
+        try:
+            droplet = self._get(f"reading droplet {droplet_id}", "droplet", "droplet:read",
+                                self._client.droplets.get, droplet_id, missing="", why=why)
+        except _Missing:
+            droplet = None
+        self._droplets_readable = True     # a 404 too: only a token that may read droplets gets one
+        return droplet
+
+    def _get(self, what: str, key: str, scope: str, call: Callable[..., Any], *args: Any,
+             missing: str | None = None, why: str = "") -> Any:
+        """``call`` and return ``answer[key]``. A 404 raises RouterError(``missing``), or
+        _Missing when ``missing`` is empty; 401/403 raise RouterAuthError naming ``scope``."""
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             delay: float | None = None
             cause: Exception
+            budget = READ_BUDGET_S
+            answer: Any = _NO_ANSWER
             try:
                 answer = call(*args)
             except HttpResponseError as exc:
-                _refuse_auth(exc, what)
-                if exc.status_code != 429 and not 500 <= (exc.status_code or 0) < 600:
-                    raise RouterError(f"DigitalOcean refused {what}: {_problem(exc)}") from exc
-                problem, delay, cause = _problem(exc), _retry_after(exc), exc
+                _refuse_auth(exc, what, scope, why, self._token_accepted)
+                status, problem, cause = exc.status_code or 0, _problem(exc), exc
+                if status == 404 and missing is not None:   # a 404 pydo raises instead of returning
+                    answer = _body(exc)
+                elif status == 429:
+                    delay = self._rate_limit_wait(exc, what, problem, spent=time.monotonic() - started)
+                    budget = max(budget, self._config.router.action_timeout_s)
+                elif not 500 <= status < 600:
+                    raise RouterError(f"DigitalOcean refused {what}: {problem}") from exc
             except _CONNECTION as exc:
                 problem, cause = _short(exc), exc
             except (AzureError, ValueError) as exc:
                 raise RouterError(f"DigitalOcean API {what}: unreadable answer ({_short(exc)})") from exc
-            else:
+            if answer is not _NO_ANSWER:
+                self._token_accepted = True
                 if isinstance(answer, dict) and key in answer:
                     return answer[key]
-                if key == "reserved_ip" and _body_id(answer) == "not_found":
-                    raise RouterError(f"reserved IP {self._ip} does not exist in this DigitalOcean "
-                                      f"account ({_body_problem(answer)})")
+                if missing is not None and _body_id(answer) == "not_found":
+                    if not missing:
+                        raise _Missing()
+                    raise RouterError(f"{missing} ({_body_problem(answer)})")
                 raise RouterError(f"DigitalOcean answered {what} with {_body_problem(answer)}")
             delay = min(0.25 * 2 ** (attempt - 1), 4.0) if delay is None else delay
             spent = time.monotonic() - started
-            if attempt >= READ_ATTEMPTS or spent + delay > READ_BUDGET_S:
+            if attempt >= READ_ATTEMPTS or spent + delay > budget:
                 raise RouterError(f"DigitalOcean API failed {what} {attempt} time(s) in "
                                   f"{spent:.1f}s: {problem}") from cause
-            self._say(f"{what}: {problem}; retrying in {delay:.2g}s")
+            self._say(f"{what}: {problem}; retrying in {delay:.3g}s")
             time.sleep(delay)
+
+    def _rate_limit_wait(self, exc: HttpResponseError, what: str, problem: str,
+                         spent: float = 0.0) -> float:
+        """Seconds to wait after a 429: its Retry-After (the burst limit), else until its
+        ratelimit-reset (the hourly limit). RouterError at once when that is beyond
+        ``router.action_timeout_s`` (less ``spent``)."""
+        budget = self._config.router.action_timeout_s - spent
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            if retry_after > budget:
+                raise RouterError(f"DigitalOcean rate limits {what} ({problem}): retry after "
+                                  f"{retry_after:g}s, beyond router.action_timeout_s "
+                                  f"({self._config.router.action_timeout_s:g}s)",
+                                  retry_after_s=retry_after) from exc
+            return retry_after
+        reset = _ratelimit_reset(exc)
+        if reset is None:
+            return 1.0
+        delay = max(0.0, reset - time.time()) + RESET_SLACK_S
+        if delay > budget:
+            when = datetime.fromtimestamp(reset, timezone.utc)
+            raise RouterError(f"DigitalOcean's rate limit for this token is used up ({problem}, "
+                              f"ratelimit-remaining 0): {what} can be retried when it resets at "
+                              f"{when:%Y-%m-%d %H:%M:%S} UTC, in {delay:.0f}s, beyond "
+                              f"router.action_timeout_s ({self._config.router.action_timeout_s:g}s)",
+                              resets_at=when.isoformat()) from exc
+        return delay
+
+
+class _Missing(Exception):
+    """A 404 the caller turns into its own answer."""
 
 
 class _PlainBearer(SansIOHTTPPolicy):  # type: ignore[type-arg]
@@ -230,24 +350,41 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _refuse_auth(exc: HttpResponseError, what: str) -> None:
-    if exc.status_code == 401:
+def _refuse_auth(exc: HttpResponseError, what: str, scope: str, why: str = "",
+                 token_accepted: bool = False) -> None:
+    """401 or 403 as RouterAuthError; a 403, or a 401 for a token accepted a moment ago,
+    names the scope ``what`` needs."""
+    if exc.status_code == 401 and not token_accepted:
         raise RouterAuthError("DigitalOcean refused the token (401): check DIGITALOCEAN_TOKEN") from None
+    if exc.status_code == 401:
+        raise RouterAuthError(f"DigitalOcean refused the token (401) for {what}, having accepted "
+                              f"it just before: check DIGITALOCEAN_TOKEN; it lacks the {scope} "
+                              f"scope{why}, or was revoked", scope=scope) from None
     if exc.status_code == 403:
-        raise RouterAuthError(f"DigitalOcean refused {what} (403): the token lacks the "
-                              "permission (reserved IP write access)") from None
+        raise RouterAuthError(f"DigitalOcean refused {what} ({_problem(exc)}): DIGITALOCEAN_TOKEN "
+                              f"lacks the {scope} scope{why}", scope=scope) from None
 
 
 def _droplet_id(reserved_ip: Mapping[str, Any]) -> int | None:
     return (reserved_ip.get("droplet") or {}).get("id")
 
 
-def _problem(exc: HttpResponseError) -> str:
+def _points_at(reserved_ip: Mapping[str, Any]) -> str:
+    droplet = reserved_ip.get("droplet") or None
+    if droplet is None:
+        return "points at no droplet"
+    return f"points at droplet {droplet.get('id')} ({droplet.get('name', '?')})"
+
+
+def _body(exc: HttpResponseError) -> Any:
     try:
-        body = getattr(exc.response, "json", lambda: None)() if exc.response is not None else None
+        return getattr(exc.response, "json", lambda: None)()
     except Exception:
-        body = None
-    return f"{exc.status_code} {_body_problem(body)}"
+        return None
+
+
+def _problem(exc: HttpResponseError) -> str:
+    return f"{exc.status_code} {_body_problem(_body(exc))}"
 
 
 def _body_id(body: Any) -> str | None:
@@ -260,9 +397,13 @@ def _body_problem(body: Any) -> str:
     return "an unexpected answer"
 
 
-def _retry_after(exc: HttpResponseError) -> float | None:
+def _header(exc: HttpResponseError, name: str) -> str | None:
     headers = getattr(exc.response, "headers", None) or {}
-    value = headers.get("Retry-After")
+    return headers.get(name)
+
+
+def _retry_after(exc: HttpResponseError) -> float | None:
+    value = _header(exc, "Retry-After")
     if not value:
         return None
     try:
@@ -273,6 +414,15 @@ def _retry_after(exc: HttpResponseError) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _ratelimit_reset(exc: HttpResponseError) -> float | None:
+    """``ratelimit-reset``: when the oldest counted request expires, in epoch seconds."""
+    try:
+        value = float(_header(exc, "ratelimit-reset") or "")
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _short(exc: Exception) -> str:
