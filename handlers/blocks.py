@@ -69,6 +69,8 @@ def _steps_text(view: OperationView, now: float) -> str:
             detail = s.last_line[:80]
         if s.name == "resolve" and s.ok and view.sha:
             detail = f"{view.ref} → {texts.short(view.sha)}"
+        if s.name == "release" and s.ok:
+            detail = f"serves {s.detail}"
         lines.append(texts.step_line(texts.STEP_ICON[state], s.name, s.host, elapsed, detail))
     dropped = 0
     while len("\n".join(lines)) > SECTION_LIMIT and len(lines) > 1:

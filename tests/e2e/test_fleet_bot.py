@@ -133,7 +133,7 @@ def test_full_cycle_deploy_promote_button_rollback(bots: Bots, fleet: Fleet, sla
         assert deployed.text == f"main @ {short} is on green: every host serves it, healthy, " \
                                 "2 smoke checks passed: ready to promote"
         assert f"`main` @ `{short}` is on 🟢 green in " in text
-        assert f"replaces {was} on green" in text and "✅ release · 127.0.0.13 · " in text
+        assert f"replaces {was} on green" in text and "✅ release · 127.0.0.13 · " in text and f"serves {short}" in text
         assert "by @alice" in text and "✅ resolve · 127.0.0.13 · " in text
         assert f"main → {short}" in text and "✅ health · 127.0.0.13" in text
         assert "Try it before it goes live: 127.0.0.13:8081 (http://127.0.0.13:8081)" in text
