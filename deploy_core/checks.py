@@ -2,8 +2,6 @@
 health routes, database and Slack token — each ok or what to fix."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import requests
 
 from . import web
@@ -11,31 +9,30 @@ from .errors import BluegreenError, HostKeyError, RouterAuthError
 from .results import CheckItem
 from .running import NO_RELEASE_PATH
 
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+from .parts import Parts
 
 
-def run_checks(p: "Pipeline") -> list[CheckItem]:
+def run_checks(p: Parts) -> list[CheckItem]:
     cfg = p.config
     items = [CheckItem("configuration", True, f"{cfg.path or 'bluegreen.toml'} is valid")]
     items.append(_database(p))
     for colour in cfg.colours.values():
         for host in colour.hosts:
             items.append(_reach(p, colour.name, host))
-            answer = web.health(host.url, cfg.app.health_path, cfg.app.request_timeout_s)
+            answer = p.http.get(host.url + cfg.app.health_path, cfg.app.request_timeout_s)
             items.append(CheckItem(f"{colour.name} {host.name} health", answer.ok,
                                    f"{host.url}{cfg.app.health_path}: {answer.detail}",
                                    "" if answer.ok else "start the app or fix health_path"))
             if cfg.app.release_path:
-                items.append(_release(cfg, colour.name, host))
+                items.append(_release(p, colour.name, host))
     if not cfg.app.release_path:
         items.append(CheckItem("release proof", True, NO_RELEASE_PATH, warning=True))
     items.extend(_router(p))
-    items.append(_slack(cfg.env))
+    items.append(_slack(p.env))
     return items
 
 
-def _database(p: "Pipeline") -> CheckItem:
+def _database(p: Parts) -> CheckItem:
     try:
         p.store.ping()
     except BluegreenError as exc:
@@ -43,7 +40,7 @@ def _database(p: "Pipeline") -> CheckItem:
     return CheckItem("state database", True, "reachable, schema up to date")
 
 
-def _reach(p: "Pipeline", colour: str, host) -> CheckItem:
+def _reach(p: Parts, colour: str, host) -> CheckItem:
     name = f"{colour} {host.name} {p.config.deploy.transport}"
     try:
         result = p.transport.run(host, "true", timeout=p.config.ssh.connect_timeout_s + 5)
@@ -63,9 +60,9 @@ def _reach(p: "Pipeline", colour: str, host) -> CheckItem:
     return CheckItem(name, True, "reachable, host key verified")
 
 
-def _release(cfg, colour: str, host) -> CheckItem:
-    path = cfg.app.release_path
-    answer = web.get(host.url + path, cfg.app.request_timeout_s)
+def _release(p: Parts, colour: str, host) -> CheckItem:
+    path = p.config.app.release_path or ""
+    answer = p.http.get(host.url + path, p.config.app.request_timeout_s)
     sha = web.release_sha(answer.text) if answer.ok else None
     if sha:
         return CheckItem(f"{colour} {host.name} release", True, f"{host.url}{path} serves {sha[:7]}")
@@ -74,7 +71,7 @@ def _release(cfg, colour: str, host) -> CheckItem:
                      "the route must answer the sha its process loaded; deploys wait for it")
 
 
-def _router(p: "Pipeline") -> list[CheckItem]:
+def _router(p: Parts) -> list[CheckItem]:
     """What the router's token may read (routers that can tell), then which colour is live:
     a token that cannot read droplets makes the reserved IP look unassigned."""
     items: list[CheckItem] = []
@@ -83,7 +80,7 @@ def _router(p: "Pipeline") -> list[CheckItem]:
         try:
             items.append(CheckItem("router token", True, check_access()))
         except RouterAuthError as exc:
-            scope = exc.data.get("scope")
+            scope = exc.scope
             return [CheckItem("router token", False, str(exc),
                               f"give the token the {scope} scope" if scope else
                               "check the router token")]

@@ -430,7 +430,7 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
     )
 
     if c.problems:
-        raise ConfigError(c.problems)
+        raise ConfigError.of(c.problems)
     return Config(app=app, ssh=ssh, deploy=deploy, promote=promote, smoke=tuple(smoke),
                   colours=colours, router=router, slack=slack, path=path, env=env)
 
@@ -447,11 +447,11 @@ def load(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = 
     try:
         text = where.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{where}: file not found"]) from None
+        raise ConfigError.of([f"{where}: file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{where}: cannot read ({exc})"]) from None
+        raise ConfigError.of([f"{where}: cannot read ({exc})"]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{where}: not valid TOML ({exc})"]) from None
+        raise ConfigError.of([f"{where}: not valid TOML ({exc})"]) from None
     return parse(data, env, where)

@@ -1,4 +1,4 @@
-"""Work on the idle colour's hosts: fetch, resolve REF, run steps, health, smoke.
+"""Work on the idle colour's hosts: fetch, resolve REF, run steps, release proof, health, smoke.
 
 Hosts run in parallel; each command is recorded with its (bounded) output and
 streamed as events. The live colour is never touched here.
@@ -11,19 +11,19 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from . import web
-from .smoke import SmokeOutcome, check_host
-from .config import Host
+from .config import Config, Host, SmokeCheck
 from .errors import (BluegreenError, Cancelled, Deadline, HealthError, ReleaseError, StepFailed,
                      TransportError, UnknownRef)
-from .events import Callback, OutputLine, StepFinished, StepStarted
+from .events import Callback, OutputLine
+from .notes import short
 from .poll import wait_until
 from .refs import render, render_path
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+from .smoke import SmokeOutcome, check_host
+from .steps import step
+from .transports import Transport
 
 _HEX = re.compile(r"[0-9a-f]{4,40}")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -51,10 +51,13 @@ def brief(command: str, limit: int = 48) -> str:
 class HostRunner:
     """Runs one deployment's commands on the hosts of one colour."""
 
-    def __init__(self, pipeline: "Pipeline", dep_id: int, colour: str, ref: str,
-                 emit: Callback, cancelled: Callable[..., bool]) -> None:
-        self.p = pipeline
-        self.cfg = pipeline.config
+    def __init__(self, config: Config, transport: Transport, store, http: web.HTTP, *,
+                 dep_id: int, colour: str, ref: str, emit: Callback,
+                 cancelled: Callable[..., bool]) -> None:
+        self.cfg = config
+        self.transport = transport
+        self.store = store
+        self.http = http
         self.dep_id = dep_id
         self.colour = colour
         self.ref = ref
@@ -68,10 +71,8 @@ class HostRunner:
     def run(self, host: Host, name: str, command: str) -> str:
         """Run one command on one host, streaming and recording it; raise on failure."""
         started = datetime.now(timezone.utc)
-        t0 = time.monotonic()
         lines: list[str] = []
         lock = threading.Lock()
-        self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
 
         def on_line(stream: str, line: str) -> None:
             with lock:
@@ -79,29 +80,26 @@ class HostRunner:
             self.emit(OutputLine(name=name, host=host.name, stream=stream, line=line,
                                  op_id=self.dep_id))
         status: int | None = None
-        error: BluegreenError | None = None
-        try:
-            result = self.p.transport.run(host, command, cwd=self._cwd(host),
-                                          timeout=self.cfg.deploy.step_timeout_s, on_line=on_line)
-            status = result.exit_status
+        with step(self.emit, name, host.name, self.dep_id) as s:
+            try:
+                result = self.transport.run(host, command, cwd=self._cwd(host),
+                                            timeout=self.cfg.deploy.step_timeout_s, on_line=on_line)
+                status = result.exit_status
+            except TransportError as exc:
+                lines.append(f"[bluegreen] {exc}")
+                s.fail(str(exc), lines[-TAIL:])
+                self.abort.set()
+                raise
+            finally:
+                self.store.record_step(self.dep_id, host.name, name, command, status,
+                                       "\n".join(lines), started, datetime.now(timezone.utc))
             if status != 0:
                 error = StepFailed(f"{name} failed on {host.name} (exit {status})", host=host.name,
                                    command=command, exit_status=status, tail=lines[-TAIL:])
-        except TransportError as exc:
-            error = exc
-            lines.append(f"[bluegreen] {exc}")
-        finally:
-            output = "\n".join(lines)
-            self.p.store.record_step(self.dep_id, host.name, name, command, status, output,
-                                     started, datetime.now(timezone.utc))
-        elapsed = time.monotonic() - t0
-        self.emit(StepFinished(name=name, host=host.name, ok=error is None, elapsed=elapsed,
-                               detail=str(error) if error else "", tail=tuple(lines[-TAIL:]),
-                               op_id=self.dep_id))
-        if error is not None:
-            self.abort.set()
-            raise error
-        return output
+                s.fail(str(error), lines[-TAIL:])
+                self.abort.set()
+                raise error
+        return "\n".join(lines)
 
     def _each(self, hosts, work: Callable[[Host], object]) -> list:
         """Run ``work`` for every host in parallel; raise the first host's error."""
@@ -116,7 +114,7 @@ class HostRunner:
             causes = [e for e in failed if not isinstance(e, Cancelled)] or failed
             first = causes[0]
             if len(causes) > 1 and isinstance(first, BluegreenError):
-                first.message += f" ({len(causes)} of {len(hosts)} hosts failed)"
+                raise first.extended(f" ({len(causes)} of {len(hosts)} hosts failed)") from first
             raise first
         return [f.result() for f in futures]
 
@@ -168,44 +166,41 @@ class HostRunner:
 
         A graceful reload returns before the new workers serve, so until a host answers
         the deployed sha at ``release_path`` its health could be the old release's."""
-        deploy = self.cfg.deploy
+        deploy, app = self.cfg.deploy, self.cfg.app
 
         def on_host(host: Host) -> None:
             deadline = time.monotonic() + deploy.health_timeout_s
-            if self.cfg.app.release_path:
-                self._await(host, "release", deadline, self._release_attempt(host, sha),
+            if app.release_path:
+                self._await(host, "release", deadline, self._serves(host, sha, app.release_path),
                             lambda last: ReleaseError(
                                 f"release proof failed on {self.colour}: {_still(host, last, sha)} "
                                 f"after {deploy.health_timeout_s:g}s", host=host.name))
-            self._await(host, "health", deadline, self._health_attempt(host),
+            self._await(host, "health", deadline, self._healthy(host),
                         lambda last: HealthError(
-                            f"health check failed on {self.colour}: {host.url}"
-                            f"{self.cfg.app.health_path} never answered 2xx within "
-                            f"{deploy.health_timeout_s:g}s (last: {last})", host=host.name))
+                            f"health check failed on {self.colour}: {host.url}{app.health_path} "
+                            f"never answered 2xx within {deploy.health_timeout_s:g}s (last: {last})",
+                            host=host.name))
         self._each(hosts, on_host)
 
-    def _release_attempt(self, host: Host, sha: str):
-        app = self.cfg.app
-        path = app.release_path or ""
-
+    def _serves(self, host: Host, sha: str, path: str) -> Callable[[float], tuple[bool, str]]:
         def attempt(left: float) -> tuple[bool, str]:
-            answer = web.get(host.url + path, min(app.request_timeout_s, 5.0, left))
+            answer = self.http.get(host.url + path, min(self.cfg.app.request_timeout_s, 5.0, left))
             served = web.release_sha(answer.text) if answer.ok else None
             return web.same_release(served, sha), web.describe_release(answer, path)
         return attempt
 
-    def _health_attempt(self, host: Host):
+    def _healthy(self, host: Host) -> Callable[[float], tuple[bool, str]]:
         app = self.cfg.app
 
         def attempt(left: float) -> tuple[bool, str]:
-            answer = web.health(host.url, app.health_path, min(app.request_timeout_s, 5.0, left))
+            answer = self.http.get(host.url + app.health_path, min(app.request_timeout_s, 5.0, left))
             return answer.ok, answer.detail
         return attempt
 
-    def _await(self, host: Host, name: str, deadline: float, attempt, failure) -> None:
-        """Poll ``attempt`` until it passes or ``deadline``; one step of the deploy's story."""
-        self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
-        t0 = time.monotonic()
+    def _await(self, host: Host, name: str, deadline: float,
+               attempt: Callable[[float], tuple[bool, str]],
+               failure: Callable[[str], BluegreenError]) -> None:
+        """Poll ``attempt`` until it passes; at ``deadline`` raise ``failure(last answer)``."""
         last = ["no answer yet"]
 
         def once() -> bool | None:
@@ -214,18 +209,17 @@ class HostRunner:
             # a host that never answers must not stretch the wait past the deadline
             ok, last[0] = attempt(max(deadline - time.monotonic(), 0.2))
             return True if ok else None
-        try:
-            wait_until(once, timeout=max(deadline - time.monotonic(), 0.0),
-                       interval=self.cfg.deploy.health_interval_s, max_interval=2.0,
-                       what=f"{host.name}: {name}")
-        except Deadline:
-            self.abort.set()
-            error = failure(last[0])
-            self.emit(StepFinished(name=name, host=host.name, ok=False,
-                                   elapsed=time.monotonic() - t0, detail=str(error), op_id=self.dep_id))
-            raise error from None
-        self.emit(StepFinished(name=name, host=host.name, ok=True,
-                               elapsed=time.monotonic() - t0, detail=last[0], op_id=self.dep_id))
+        with step(self.emit, name, host.name, self.dep_id) as s:
+            try:
+                wait_until(once, timeout=max(deadline - time.monotonic(), 0.0),
+                           interval=self.cfg.deploy.health_interval_s, max_interval=2.0,
+                           what=f"{host.name}: {name}")
+            except Deadline:
+                self.abort.set()
+                error = failure(last[0])
+                s.fail(str(error))
+                raise error from None
+            s.detail = last[0]
 
     def smoke(self, hosts) -> str | None:
         """Run every smoke check on every host; return the failures' text, or None."""
@@ -239,27 +233,27 @@ class HostRunner:
         failures = [f for per_host in self._each(hosts, on_host) for f in per_host]
         return "; ".join(failures) if failures else None
 
-    def _smoke_one(self, host: Host, check) -> SmokeOutcome:
+    def _smoke_one(self, host: Host, check: SmokeCheck) -> SmokeOutcome:
         name = f"smoke: {check.name}"
-        self.emit(StepStarted(name=name, host=host.name, op_id=self.dep_id))
-        started, t0 = datetime.now(timezone.utc), time.monotonic()
+        started = datetime.now(timezone.utc)
 
         def on_line(stream: str, line: str) -> None:
             self.emit(OutputLine(name=name, host=host.name, stream=stream, line=line,
                                  op_id=self.dep_id))
-        outcome = check_host(self.cfg, check, host.url, on_line)
-        if check.run is not None:       # your own tests: their output goes to the deploy's log
-            self.p.store.record_step(self.dep_id, host.name, name, outcome.command,
-                                     outcome.exit_status, outcome.output, started,
-                                     datetime.now(timezone.utc))
-        self.emit(StepFinished(name=name, host=host.name, ok=outcome.ok,
-                               elapsed=time.monotonic() - t0, detail=outcome.detail,
-                               tail=outcome.tail if not outcome.ok else (), op_id=self.dep_id))
+        with step(self.emit, name, host.name, self.dep_id) as s:
+            outcome = check_host(self.cfg, self.http, check, host.url, on_line)
+            if check.run is not None:       # your own tests: their output goes to the deploy's log
+                self.store.record_step(self.dep_id, host.name, name, outcome.command,
+                                       outcome.exit_status, outcome.output, started,
+                                       datetime.now(timezone.utc))
+            s.detail = outcome.detail
+            if not outcome.ok:
+                s.fail(outcome.detail, outcome.tail)
         return outcome
 
 
 def _still(host: Host, last: str, sha: str) -> str:
     """What a host serves instead of ``sha``, e.g. '127.0.0.3 still serves 1a2b3c4'."""
     if web.release_sha(last):
-        return f"{host.name} still serves {last} (not {sha[:7]})"
-    return f"{host.name} never answered {sha[:7]} ({last})"
+        return f"{host.name} still serves {last} (not {short(sha)})"
+    return f"{host.name} never answered {short(sha)} ({last})"

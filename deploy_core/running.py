@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -40,13 +41,13 @@ class Running:
         return web.same_release(self.sha, sha)
 
 
-def read_host(config: Config, transport, colour: str, host: Host) -> Running:
+def read_host(config: Config, transport, http: web.HTTP, colour: str, host: Host) -> Running:
     """What ``host`` of ``colour`` runs; never raises for an unreachable host."""
     app = config.app
     served = None
     why = ""
     if app.release_path:
-        answer = web.get(host.url + app.release_path, app.request_timeout_s)
+        answer = http.get(host.url + app.release_path, app.request_timeout_s)
         served = web.release_sha(answer.text) if answer.ok else None
         why = web.describe_release(answer, app.release_path)
         if served and _FULL_SHA.fullmatch(served):
@@ -90,12 +91,10 @@ def common(values: Iterable[Running]) -> Running:
                    ("every host answered it" if proven else "checked out, not proven served"))
 
 
-def read_colour(config: Config, transport, colour: str, pool=None) -> tuple[Running, list[Running]]:
-    """(the colour's running, each host's), the hosts read in parallel on ``pool``."""
+def read_colour(config: Config, transport, http: web.HTTP, colour: str) -> Running:
+    """What ``colour`` runs: its hosts read in parallel (see ``common``)."""
     hosts = config.colours[colour].hosts
-    if pool is None or len(hosts) == 1:
-        each = [read_host(config, transport, colour, h) for h in hosts]
-    else:
-        each = [f.result() for f in [pool.submit(read_host, config, transport, colour, h)
-                                     for h in hosts]]
-    return common(each), each
+    if len(hosts) == 1:
+        return common([read_host(config, transport, http, colour, hosts[0])])
+    with ThreadPoolExecutor(max_workers=min(len(hosts), 16)) as pool:
+        return common(pool.map(lambda h: read_host(config, transport, http, colour, h), hosts))

@@ -30,12 +30,12 @@ class SmokeOutcome:
     tail: tuple[str, ...] = ()
 
 
-def check_host(config: Config, check: SmokeCheck, url: str,
+def check_host(config: Config, http: web.HTTP, check: SmokeCheck, url: str,
                on_line: LineCallback | None = None) -> SmokeOutcome:
     """Run one smoke check against the host at ``url``."""
     timeout = check.timeout(config.app.request_timeout_s)
     if check.run is None:
-        answer = web.smoke(url, check, timeout)
+        answer = web.smoke(http, url, check, timeout)
         return SmokeOutcome(answer.ok, answer.detail)
     command = render(check.run, {"url": url}, RUN_PLACEHOLDERS)
     cwd = str(config.path.parent) if config.path is not None else None

@@ -1,13 +1,15 @@
 """HTTP checks against hosts and the public URL: health, release proof, smoke and identity.
 
-Each request opens a new connection (``Connection: close``) so that a check
-sees whichever backend the router sends a new visitor to, and says who it is
-(``User-Agent: bluegreen/VERSION``) so that logs and the watch can leave it out.
+Every check goes through one small interface, ``HTTP.get`` (tests give the pipeline a
+scripted one). The real one opens a new connection per request (``Connection: close``)
+so that a check sees whichever backend the router sends a new visitor to, and says who
+it is (``User-Agent: bluegreen/VERSION``) so that logs and the watch can leave it out.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import requests
 
@@ -25,6 +27,19 @@ class Answer:
     status: int | None
     text: str
     detail: str
+
+
+class HTTP(Protocol):
+    def get(self, url: str, timeout: float) -> Answer:
+        """GET ``url`` once; never raises for network trouble (it is in the Answer)."""
+        ...
+
+
+class RealHTTP:
+    """HTTP over the network with requests."""
+
+    def get(self, url: str, timeout: float) -> Answer:
+        return get(url, timeout)
 
 
 def get(url: str, timeout: float) -> Answer:
@@ -52,14 +67,10 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def health(base_url: str, path: str, timeout: float) -> Answer:
-    return get(base_url + path, timeout)
-
-
-def smoke(base_url: str, check: SmokeCheck, timeout: float) -> Answer:
+def smoke(http: HTTP, base_url: str, check: SmokeCheck, timeout: float) -> Answer:
     """Run one smoke check; ``detail`` says what was expected and what came back."""
     path = check.path or "/"
-    answer = get(base_url + path, timeout)
+    answer = http.get(base_url + path, timeout)
     if answer.status is None:
         return Answer(False, None, "", f"{path}: {answer.detail}")
     if answer.status != check.status:

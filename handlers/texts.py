@@ -278,12 +278,18 @@ def release_notes(commits: Iterable[Any]) -> str:
     return "\n".join(lines)
 
 
+# What a person can do next (BluegreenError.needs), in Slack's words.
+NEXT_STEP = {"promote-force": " (`/promote force` waives this, never the health check)",
+             "promote-to": ": say where traffic goes with `/promote to COLOUR`"}
+
+
 def error_text(exc: BaseException) -> str:
     """A readable sentence for any failure; never a traceback or a token."""
     if isinstance(exc, errors.LockHeld):
         return lock_line(exc.lock)
     if isinstance(exc, errors.BluegreenError):
-        return _MENTION.sub(r"<@\2>", mrkdwn_escape(slackify(str(exc))))
+        said = mrkdwn_escape(exc.message) + NEXT_STEP.get(exc.needs or "", "")
+        return _MENTION.sub(r"<@\2>", said)
     return f"an unexpected {type(exc).__name__} happened in the bot; the bot's log has the details"
 
 
@@ -291,16 +297,6 @@ def lock_line(lock: Any) -> str:
     what = "holds deploys" if lock.kind == "hold" else "is running an operation"
     return (f"🔒 {who(lock.holder)} {what} since {when(lock.since)} ({ago(lock.since)}): "
             f"{mrkdwn_escape(lock.reason)}")
-
-
-def slackify(message: str) -> str:
-    """The pipeline speaks CLI; say the Slack way of doing the same."""
-    for cli, slack in (("promote --to blue|green", "`/promote to blue|green`"),
-                       ("`promote --to COLOUR`", "`/promote to COLOUR`"),
-                       ("promote --to COLOUR", "`/promote to COLOUR`"),
-                       ("promote --force", "`/promote force`"), ("--force", "`/promote force`")):
-        message = message.replace(cli, slack)
-    return message
 
 
 # --- status, history, log, topic, announcements ---------------------------------------

@@ -72,7 +72,7 @@ class Locks:
                 if name == OPERATION:
                     hold = _read(conn, HOLD)
                     if hold.owner is not None:
-                        raise LockHeld(_info(hold, HOLD))
+                        raise LockHeld.of(_info(hold, HOLD))
                 won = conn.execute(update(locks)
                                    .where(locks.c.name == name, locks.c.owner.is_(None))
                                    .values(**values)).rowcount == 1
@@ -80,8 +80,8 @@ class Locks:
             if won:
                 return current
             if current.owner is not None:
-                raise LockHeld(_info(current, name))
-        raise LockHeld(_info(current, name))
+                raise LockHeld.of(_info(current, name))
+        raise LockHeld.of(_info(current, name))
 
     def release_hold(self) -> LockInfo | None:
         with self.db.transaction("releasing the hold") as conn:

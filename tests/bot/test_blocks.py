@@ -121,13 +121,15 @@ def test_many_steps_stay_inside_slack_limits():
 def test_a_refusal_before_anything_started_says_refused_and_why():
     view = OperationView("promote", "bob (U0BOB)")
     lock = errors.LockInfo("hold", "alice (U0ALICE)", "db migration", NOW - timedelta(hours=4))
-    text = blocks.failure_text(view, errors.LockHeld(lock))
+    text = blocks.failure_text(view, errors.LockHeld.of(lock))
     assert text.startswith("🚫 *Promote refused.* 🔒 <@U0ALICE> holds deploys since 2026-11-03 06:00 UTC")
     assert "db migration" in text
 
 
 def test_errors_read_like_slack_and_never_show_internals():
-    assert "`/promote force`" in texts.error_text(errors.NotPromotable("x (--force waives this)"))
+    refusal = errors.NotPromotable("x", needs="promote-force")
+    assert "`/promote force`" in texts.error_text(refusal) and "--force" in str(refusal)
+    assert "--force" not in texts.error_text(refusal)
     assert "<script>" not in texts.error_text(errors.SmokeError("got <script>"))
     odd = texts.error_text(KeyError("xoxb-secret"))
     assert "xoxb" not in odd and "unexpected KeyError" in odd

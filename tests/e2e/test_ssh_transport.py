@@ -240,7 +240,7 @@ def test_refused_key_names_user_and_host_without_leaking_it(make, blue, tmp_path
     env = {"BLUEGREEN_SSH_KEY": stranger.read_text()}
     with pytest.raises(UnreachableError) as caught:
         make(env, key_file=None).run(blue, "true", timeout=10)
-    text = f"{caught.value}\n{caught.value!r}\n{caught.value.data}"
+    text = f"{caught.value}\n{caught.value!r}\n{caught.value.fields}"
     assert f"{sshd_hosts.user}@127.0.0.12" in text and "refused" in text
     assert fingerprint(stranger.with_suffix(".pub")) in text
     assert not any(line in text for line in key_body_lines(stranger))

@@ -117,7 +117,7 @@ def test_wrong_token_is_said_plainly_without_the_token(api):
     with pytest.raises(RouterAuthError) as caught:
         router(api, token="dop_v1_wrong-and-secret").read()
     assert str(caught.value) == "DigitalOcean refused the token (401): check DIGITALOCEAN_TOKEN"
-    assert "wrong-and-secret" not in repr(caught.value) + repr(caught.value.data)
+    assert "wrong-and-secret" not in repr(caught.value) + repr(caught.value.fields)
     with pytest.raises(RouterAuthError):
         router(api, token="dop_v1_wrong-and-secret").switch("green")
     assert posts(api) == []    # the read before the POST already stopped it
@@ -364,7 +364,7 @@ def test_an_hourly_429_resetting_beyond_the_budget_fails_at_once_naming_the_rese
     text = str(caught.value)
     assert "429" in text and "rate limit" in text and "action_timeout_s" in text
     assert f"{datetime.fromtimestamp(reset, timezone.utc):%Y-%m-%d %H:%M:%S} UTC" in text
-    assert caught.value.data["resets_at"] == datetime.fromtimestamp(reset, timezone.utc).isoformat()
+    assert caught.value.resets_at == datetime.fromtimestamp(reset, timezone.utc).isoformat()
     assert posts(api) == ([429] if method == "POST" else [])
     assert api.target_of(IP) == api.targets[BLUE]
 
@@ -411,7 +411,7 @@ def test_a_401_on_droplets_for_a_token_that_reads_the_ip_names_the_scope(api):
     api.fail_next("GET", r"^/v2/droplets/", 401)
     with pytest.raises(RouterAuthError, match="lacks the droplet:read scope") as caught:
         router(api).check_access()
-    assert caught.value.data["scope"] == "droplet:read"
+    assert caught.value.scope == "droplet:read"
 
 
 def test_a_token_without_reserved_ip_read_is_named(api):

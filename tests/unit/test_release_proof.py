@@ -14,6 +14,7 @@ from deploy_core import config, web
 from deploy_core.results import DeployResult
 from deploy_core.running import Running, common
 from deploy_core.smoke import check_host
+from deploy_core.web import RealHTTP
 from deploy_core.transports.local import LineBuffer
 from tests.unit.test_config import ENV, GOOD, problems
 
@@ -123,18 +124,18 @@ def run_config(tmp_path: Path, run: str, timeout_s: float = 10, output_limit: in
 
 def test_a_run_check_gets_the_quoted_url_and_passes_on_exit_0(tmp_path):
     cfg, check = run_config(tmp_path, "echo checking {url}; test {url} = http://h:1/a")
-    outcome = check_host(cfg, check, "http://h:1/a")
+    outcome = check_host(cfg, RealHTTP(), check, "http://h:1/a")
     assert outcome.ok and outcome.exit_status == 0
     assert outcome.output == "checking http://h:1/a" and "passed" in outcome.detail
     weird = "http://h/$(touch pwned);x"
-    outcome = check_host(cfg, check, weird)
+    outcome = check_host(cfg, RealHTTP(), check, weird)
     assert not outcome.ok and not (tmp_path / "pwned").exists() and not Path("pwned").exists()
     assert f"checking {weird}" in outcome.output
 
 
 def test_a_failing_run_check_says_its_exit_and_last_lines(tmp_path):
     cfg, check = run_config(tmp_path, "seq 1 30; echo 'FAILED test_checkout' >&2; exit 3")
-    outcome = check_host(cfg, check, "http://h")
+    outcome = check_host(cfg, RealHTTP(), check, "http://h")
     assert not outcome.ok and outcome.exit_status == 3
     assert outcome.detail.startswith("`e2e` exited 3: ") and "FAILED test_checkout" in outcome.detail
     assert outcome.tail[-1] == "[stderr] FAILED test_checkout" and len(outcome.tail) == 12
@@ -143,7 +144,7 @@ def test_a_failing_run_check_says_its_exit_and_last_lines(tmp_path):
 def test_a_hanging_run_check_is_killed_with_its_process_group(tmp_path):
     pidfile = tmp_path / "child.pid"
     cfg, check = run_config(tmp_path, f"sleep 60 & echo $! > {pidfile}; wait", timeout_s=0.5)
-    outcome = check_host(cfg, check, "http://h")
+    outcome = check_host(cfg, RealHTTP(), check, "http://h")
     assert not outcome.ok and "ran past its 0.5s timeout and was stopped" in outcome.detail
     child = int(pidfile.read_text())
     for _ in range(100):
@@ -156,7 +157,7 @@ def test_a_hanging_run_check_is_killed_with_its_process_group(tmp_path):
 
 def test_a_run_check_printing_megabytes_is_kept_bounded(tmp_path):
     cfg, check = run_config(tmp_path, "yes line | head -c 5000000; echo the end", output_limit=2000)
-    outcome = check_host(cfg, check, "http://h")
+    outcome = check_host(cfg, RealHTTP(), check, "http://h")
     assert outcome.ok and len(outcome.output) < 2200
     assert outcome.output.endswith("the end") and "characters cut" in outcome.output
 
@@ -165,14 +166,14 @@ def test_a_run_check_never_sees_bluegreens_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITALOCEAN_TOKEN", "dop_v1_secret")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret")
     cfg, check = run_config(tmp_path, "env")
-    outcome = check_host(cfg, check, "http://h")
+    outcome = check_host(cfg, RealHTTP(), check, "http://h")
     assert outcome.ok and "HOME=" in outcome.output
     assert "dop_v1_secret" not in outcome.output and "xoxb-secret" not in outcome.output
 
 
 def test_a_run_check_runs_in_the_config_files_directory(tmp_path):
     cfg, check = run_config(tmp_path, "pwd")
-    assert check_host(cfg, check, "http://h").output == str(tmp_path)
+    assert check_host(cfg, RealHTTP(), check, "http://h").output == str(tmp_path)
 
 
 def test_line_buffer_keeps_head_and_tail_within_its_limit():
