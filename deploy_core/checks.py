@@ -31,7 +31,7 @@ def run_checks(p: "Pipeline") -> list[CheckItem]:
     if not cfg.app.release_path:
         items.append(CheckItem("release proof", True, NO_RELEASE_PATH, warning=True))
     items.extend(_router(p))
-    items.append(_slack(cfg.env))
+    items.append(_slack(p.env))
     return items
 
 

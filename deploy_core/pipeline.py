@@ -36,8 +36,9 @@ class Pipeline:
     """Deploy to the idle colour, promote it, roll back; see DESIGN.md for the rules."""
 
     def __init__(self, config: Config, *, store, transport, router: Router,
-                 listener: Callback | None = None) -> None:
+                 listener: Callback | None = None, env: Mapping[str, str] | None = None) -> None:
         self.config = config
+        self.env: Mapping[str, str] = dict(env or {})     # for the pause seam and `check`
         self.store = store
         self.transport = transport
         self.router = router
@@ -50,7 +51,7 @@ class Pipeline:
         from .factory import build
         env = dict(os.environ if env is None else env)
         store, transport, router = build(config, env)
-        return cls(config, store=store, transport=transport, router=router, listener=listener)
+        return cls(config, store=store, transport=transport, router=router, listener=listener, env=env)
 
     def close(self) -> None:
         for part in (self.transport, self.store):
@@ -159,7 +160,7 @@ class Pipeline:
         Stages: ``KIND:locked`` (lock taken, nothing recorded yet), ``deploy:steps``,
         ``deploy:health``, ``deploy:smoke``, ``promote:switch``/``rollback:switch`` (switch
         recorded, router not called yet), ``promote:verify``/``rollback:verify``."""
-        env = self.config.env
+        env = self.env
         if stage not in env.get("BLUEGREEN_PAUSE_AT", "").split(","):
             return
         folder = Path(env.get("BLUEGREEN_PAUSE_DIR", "."))
