@@ -250,7 +250,8 @@ def timed_pipeline(config: Config, env: Mapping[str, str],
     transport = TimedSSH(config.ssh, env)
     store = Timed(make_store(config, env), timings, "db")
     router = Timed(make_router(config, env, transport), timings, "router")
-    p = TimedPipeline(config, store=store, transport=transport, router=router, listener=listener)
+    p = TimedPipeline(config, store=store, transport=transport, router=router, listener=listener,
+                      env=env)
     p.timings = timings
     return p, transport, timings
 
