@@ -6,9 +6,12 @@ the library itself never prints. A listener is any callable taking an Event.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Callable
 
 log = logging.getLogger("bluegreen.events")
 
@@ -92,14 +95,32 @@ class OperationFinished(Event):
     error: str | None = None
     error_type: str | None = None
     notes: tuple[Commit, ...] = ()
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-class Listener(Protocol):
-    def __call__(self, event: Event) -> None: ...
 
 
 Callback = Callable[[Event], None]
+
+
+class Relay:
+    """Words from deep inside a part (the DigitalOcean router's "rate limited: retrying in
+    2s") for whoever runs the current operation in this thread: ``with relay.to(emit):``
+    around an operation, and the part calls ``relay(text)`` — a Notice to ``emit``."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __call__(self, text: str) -> None:
+        emit = getattr(self._local, "emit", None)
+        if emit is not None:
+            emit(Notice(text))
+
+    @contextmanager
+    def to(self, emit: Callback) -> Iterator[None]:
+        before = getattr(self._local, "emit", None)
+        self._local.emit = emit
+        try:
+            yield
+        finally:
+            self._local.emit = before
 
 
 def fan_out(*listeners: Callback | None) -> Callback:

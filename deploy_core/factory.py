@@ -1,7 +1,7 @@
 """Build the store, transport and router a configuration names."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .config import Config
 
@@ -16,10 +16,11 @@ def make_transport(config: Config, env: Mapping[str, str]):
     return SSHTransport(config.ssh, env)
 
 
-def make_router(config: Config, env: Mapping[str, str], transport):
+def make_router(config: Config, env: Mapping[str, str], transport,
+                on_event: Callable[[str], None] | None = None):
     if config.router.kind == "digitalocean":
         from .routers.digitalocean import DigitalOceanRouter
-        return DigitalOceanRouter(config, env)
+        return DigitalOceanRouter(config, env, on_event=on_event)
     from .routers.nginx import NginxRouter
     return NginxRouter(config, transport)
 
@@ -30,7 +31,8 @@ def make_store(config: Config, env: Mapping[str, str]):
                  output_limit=config.deploy.output_limit)
 
 
-def build(config: Config, env: Mapping[str, str]):
+def build(config: Config, env: Mapping[str, str], on_event: Callable[[str], None] | None = None):
+    """The store, transport and router; ``on_event`` hears what the router has to say."""
     store = make_store(config, env)
     transport = make_transport(config, env)
-    return store, transport, make_router(config, env, transport)
+    return store, transport, make_router(config, env, transport, on_event)

@@ -18,7 +18,7 @@ from . import running as running_mod
 from .config import Config, other
 from .deploying import Deploy
 from .errors import BluegreenError, NotPromotable, UsageError
-from .events import Callback, Notice, fan_out
+from .events import Callback, Notice, Relay, fan_out
 from .live import live_colour, public_colour
 from .operation import interrupted_text
 from .parts import Parts
@@ -49,15 +49,19 @@ class Pipeline:
         self._cancel = threading.Event()
         self.pause = pause or Pause.from_env(self.env)
         self.pause.cancelled = self._cancel
+        self.relay = Relay()          # what the router says mid-operation, as Notices
 
     @classmethod
     def from_config(cls, config: Config, env: Mapping[str, str] | None = None,
                     listener: Callback | None = None) -> Pipeline:
         from .factory import build
         env = dict(os.environ if env is None else env)
-        store, transport, router = build(config, env)
-        return cls(config, store=store, transport=transport, router=router, listener=listener,
-                   env=env)
+        relay = Relay()
+        store, transport, router = build(config, env, on_event=relay)
+        pipeline = cls(config, store=store, transport=transport, router=router,
+                       listener=listener, env=env)
+        pipeline.relay = relay
+        return pipeline
 
     def close(self) -> None:
         for part in (self.transport, self.store):
@@ -106,14 +110,20 @@ class Pipeline:
         """Put REF on the idle colour: fetch, resolve, steps, release proof, health, smoke."""
         ref = validate_ref(ref)
         self._cancel.clear()
-        return Deploy(self.parts, fan_out(self.listener, listener), self._cancel).run(ref, actor)
+        emit = fan_out(self.listener, listener)
+        with self.relay.to(emit):
+            return Deploy(self.parts, emit, self._cancel).run(ref, actor)
 
     def promote(self, actor: str, force: bool = False, to: str | None = None,
                 listener: Callback | None = None) -> SwitchResult:
-        return Switcher(self.parts, fan_out(self.listener, listener)).promote(actor, force, to)
+        emit = fan_out(self.listener, listener)
+        with self.relay.to(emit):
+            return Switcher(self.parts, emit).promote(actor, force, to)
 
     def rollback(self, actor: str, listener: Callback | None = None) -> SwitchResult:
-        return Switcher(self.parts, fan_out(self.listener, listener)).rollback(actor)
+        emit = fan_out(self.listener, listener)
+        with self.relay.to(emit):
+            return Switcher(self.parts, emit).rollback(actor)
 
     # ------------------------------------------------------------ small commands
     def cancel(self, actor: str) -> int | None:

@@ -19,7 +19,7 @@ import requests
 from deploy_core.config import (AppConfig, ColourConfig, Config, DeployConfig, Host, PromoteConfig,
                                 RouterConfig, SlackConfig, SSHConfig)
 from deploy_core.errors import HealthError, NotPromotable, ReleaseError, RouterError, VerifyError
-from deploy_core.events import StepFinished
+from deploy_core.events import Notice, StepFinished
 from deploy_core.pipeline import Pipeline
 from deploy_core.routers.nginx import NginxRouter, upstream_text
 from deploy_core.store import Store
@@ -115,6 +115,8 @@ def test_promote_waits_out_429_with_retry_after_and_succeeds(world):
     posts = [status for method, path, status in do.requests if method == "POST"]
     assert posts == [429, 201]                      # the 429 was sent again, once
     assert any(status == 429 and method == "GET" for method, _, status in do.requests)
+    said = [n.text for n in world.events.of(Notice)]    # the router's words reach the people
+    assert any(t.startswith("the assign was rate limited (429 ") and "retrying in" in t for t in said), said
     assert_settled(world.p, "green")
 
 
