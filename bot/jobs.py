@@ -47,10 +47,6 @@ class Jobs:
             self._active -= 1
             self._idle.notify_all()
 
-    @property
-    def active(self) -> int:
-        return self._active
-
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until no job runs or waits (for the demo and tests)."""
         with self._idle:

@@ -6,6 +6,7 @@ import requests
 
 from . import web
 from .errors import BluegreenError, HostKeyError, RouterAuthError
+from .refs import short
 from .results import CheckItem
 from .running import NO_RELEASE_PATH
 
@@ -65,7 +66,7 @@ def _release(p: Parts, colour: str, host) -> CheckItem:
     answer = p.http.get(host.url + path, p.config.app.request_timeout_s)
     sha = web.release_sha(answer.text) if answer.ok else None
     if sha:
-        return CheckItem(f"{colour} {host.name} release", True, f"{host.url}{path} serves {sha[:7]}")
+        return CheckItem(f"{colour} {host.name} release", True, f"{host.url}{path} serves {short(sha)}")
     return CheckItem(f"{colour} {host.name} release", False,
                      f"{host.url}{path}: {web.describe_release(answer, path)}",
                      "the route must answer the sha its process loaded; deploys wait for it")

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from . import config as config_mod
 from .errors import BluegreenError, UsageError
+from .refs import short
 from .printer import Printer, print_check, print_history, print_log, print_status, print_switch
 
 COMMANDS = ("status", "deploy", "cancel", "discard", "promote", "rollback", "lock", "unlock",
@@ -131,7 +132,7 @@ def _run(args, p, out: Console, printer: Printer) -> int:
         return 0
     if cmd == "deploy":
         result = p.deploy(args.ref, who)
-        out.print(f"[green]✔[/green] {result.ref} @ {result.sha[:7]} is on {result.colour}: "
+        out.print(f"[green]✔[/green] {result.ref} @ {short(result.sha)} is on {result.colour}: "
                   f"{result.evidence}; try it at {', '.join(result.host_urls)}, then "
                   "`bluegreen promote`", highlight=False)
         return 0
@@ -148,7 +149,7 @@ def _run(args, p, out: Console, printer: Printer) -> int:
         return 0
     if cmd == "discard":
         dep = p.discard(who)
-        out.print(f"deploy #{dep.id} ({dep.ref} @ {(dep.sha or '')[:7]}) on {dep.colour} is now not promotable")
+        out.print(f"deploy #{dep.id} ({dep.ref} @ {short(dep.sha)}) on {dep.colour} is now not promotable")
         return 0
     if cmd == "lock":
         lock = p.lock(who, " ".join(args.reason))

@@ -15,7 +15,7 @@ from .errors import BluegreenError, Cancelled, SmokeError
 from .events import Callback, Notice, OperationStarted
 from .hosts import HostRunner
 from .live import live_colour
-from .notes import short
+from .refs import short
 from .operation import Finish, Operation
 from .parts import Parts
 from .results import DeployResult, Replaced

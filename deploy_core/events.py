@@ -42,7 +42,8 @@ class OperationStarted(Event):
 
 @dataclass(frozen=True)
 class StepStarted(Event):
-    """name: fetch | resolve | step N: <command> | health | smoke: <name> | switch | verify | revert"""
+    """name: fetch | resolve | step N: <command> | release | health | smoke: <name> | switch |
+    verify | put back | verify put back"""
     name: str
     host: str | None = None
 
@@ -81,7 +82,7 @@ class Commit:
 
     @property
     def short(self) -> str:
-        return self.sha[:7]
+        return self.sha[:7]           # a commit's sha is always known (refs.short is for maybes)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .config import Config, Host, SmokeCheck
 from .errors import (BluegreenError, Cancelled, Deadline, HealthError, ReleaseError, StepFailed,
                      TransportError, UnknownRef)
 from .events import Callback, OutputLine
-from .notes import short
+from .refs import short
 from .poll import wait_until
 from .refs import render, render_path
 from .smoke import SmokeOutcome, check_host

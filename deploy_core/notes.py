@@ -14,11 +14,6 @@ SEP = "\x1f"
 LIMIT = 50
 
 
-def short(sha: str | None) -> str:
-    """A sha as people read it: seven characters, or "unknown"."""
-    return sha[:7] if sha else "unknown"
-
-
 def log_command(old: str | None, new: str, limit: int = LIMIT) -> str:
     """The git command listing commits in ``old..new`` (or the last few of ``new``)."""
     for sha in (old, new):

@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .refs import short
 from .events import (Event, Notice, OperationFinished, OperationStarted, OutputLine, StepFinished,
                      StepStarted)
 
 
 def _short(sha: str | None) -> str:
-    return sha[:7] if sha else "—"
+    return short(sha, "—")
 
 
 def release_text(sha: str | None, *, foreign: bool = False, proven: bool = True) -> str:
@@ -29,7 +30,7 @@ def release_text(sha: str | None, *, foreign: bool = False, proven: bool = True)
         return "unknown"
     notes = [n for n, on in (("not deployed by bluegreen", foreign),
                              ("checked out, not proven served", not proven)) if on]
-    return sha[:7] + (f" ({'; '.join(notes)})" if notes else "")
+    return short(sha) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _mark(ok: bool) -> tuple[str, str]:

@@ -9,10 +9,20 @@ from .errors import RefError, UsageError
 
 MAX_REF = 200
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
-SUBCOMMANDS = frozenset({"status", "cancel", "discard", "lock", "unlock", "history", "log", "help"})
+# Words `/deploy WORD` reads as a subcommand, never as a REF (DESIGN.md): a branch of that
+# name is deployed as refs/heads/NAME. Words reserved for what is not built yet are
+# answered "not available yet", so that a branch of that name never changes meaning later.
+SUBCOMMANDS = ("status", "cancel", "discard", "lock", "unlock", "history", "log", "help",
+               "watch", "queue", "dequeue", "freeze", "unfreeze")
+NOT_YET = frozenset({"watch", "queue", "dequeue", "freeze", "unfreeze"})
 PLACEHOLDERS = frozenset({"sha", "ref", "colour", "host"})
 RUN_PLACEHOLDERS = frozenset({"url"})       # a `[[smoke]] run` command's
 _FIELD = re.compile(r"\{(\w*)\}")
+
+
+def short(sha: str | None, missing: str = "unknown") -> str:
+    """A sha as people read it: its first seven characters, or ``missing``."""
+    return sha[:7] if sha else missing
 
 
 def validate_ref(ref: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import COLOURS, other
-from .notes import short
+from .refs import short
 from .web import same_release
 
 

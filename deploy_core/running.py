@@ -15,7 +15,7 @@ from typing import Iterable
 from . import web
 from .config import Config, Host
 from .errors import BluegreenError
-from .refs import render_path
+from .refs import render_path, short
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 GIT_TIMEOUT_S = 15.0
@@ -85,7 +85,7 @@ def common(values: Iterable[Running]) -> Running:
         return Running(None, False, f"{unread} of {len(hosts)} host(s) could not be read")
     if len(shas) > 1:
         return Running(None, False, "the hosts run different releases: "
-                                    + ", ".join(sorted(s[:7] for s in shas if s)))
+                                    + ", ".join(sorted(short(s) for s in shas if s)))
     proven = all(r.proven for r in hosts)
     return Running(hosts[0].sha, proven, hosts[0].detail if len(hosts) == 1 else
                    ("every host answered it" if proven else "checked out, not proven served"))

@@ -11,10 +11,11 @@ from .errors import (BluegreenError, HealthError, NotPromotable, NotRollbackable
                      VerifyError)
 from .events import Callback, Notice, OperationStarted
 from .live import live_colour
-from .notes import release_notes, short
+from .notes import release_notes
 from .observe import record_router
 from .operation import Finish, Operation
 from .parts import Parts
+from .refs import short
 from .results import SwitchResult
 from .routers import RouterState
 from .running import Running, read_colour

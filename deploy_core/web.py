@@ -15,6 +15,7 @@ import requests
 
 from . import __version__
 from .config import SmokeCheck
+from .refs import short
 
 USER_AGENT = f"bluegreen/{__version__}"
 _HEADERS = {"Connection": "close", "User-Agent": USER_AGENT}
@@ -102,6 +103,6 @@ def describe_release(answer: Answer, path: str) -> str:
         return f"{path} answered HTTP {answer.status}"
     sha = release_sha(answer.text)
     if sha:
-        return sha[:7]
+        return short(sha)
     body = " ".join(answer.text.split())
     return f"{path} answered {body[:40]!r}, not a sha" if body else f"{path} answered an empty body"

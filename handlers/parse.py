@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from deploy_core.config import COLOURS
 from deploy_core.errors import RefError
-from deploy_core.refs import validate_ref
+from deploy_core.refs import NOT_YET, SUBCOMMANDS, validate_ref
 
 # Commands that change something: only deployers, only in the deploy channel.
 MUTATING = frozenset({"deploy", "cancel", "discard", "lock", "unlock", "promote", "rollback"})
@@ -52,7 +52,10 @@ def _deploy(words: list[str], text: str) -> Command:
     if not words:
         raise ParseError("say what to deploy: `/deploy main` (a branch, tag or sha)")
     head, rest = words[0], words[1:]
-    if head in ("status", "cancel", "discard", "unlock", "history", "help"):
+    if head in NOT_YET:
+        raise ParseError(f"`/deploy {head}` is not available yet (to deploy a branch named "
+                         f"{head}: `/deploy refs/heads/{head}`)")
+    if head in SUBCOMMANDS and head not in ("lock", "log"):
         if rest:
             raise ParseError(f"`/deploy {head}` takes no arguments")
         return Command(head)

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from deploy_core import errors
+from deploy_core.refs import short as short_sha
 
 _ACTOR = re.compile(r"^(?P<name>.*) \((?P<id>[UW][A-Z0-9]+)\)$")
 _MENTION = re.compile(r"\b([\w.-]+) \(([UW][A-Z0-9]{6,})\)")   # an actor inside a message
@@ -32,7 +33,7 @@ def who(name: str | None) -> str:
 
 
 def short(sha: str | None) -> str:
-    return sha[:7] if sha else "—"
+    return short_sha(sha, "—")
 
 
 def seconds(s: float) -> str:
@@ -161,11 +162,6 @@ def stale_hold() -> str:
 
 
 # --- operation messages ------------------------------------------------------------------
-
-def requested(kind: str, by: str, ref: str | None = None, forced: bool = False) -> str:
-    what = {"deploy": f"Deploy of `{ref}`", "promote": "Promote", "rollback": "Rollback"}[kind]
-    return f"{what}{' (forced)' if forced else ''} requested by {who(by)}…"
-
 
 def operation_title(kind: str, colour_name: str | None, ref: str | None,
                     from_colour: str | None, forced: bool) -> str:

@@ -99,16 +99,6 @@ class SSHTransport:
         for client in clients:
             client.close()
 
-    def probe(self, host: Host) -> str:
-        """Connect (or reuse the connection), run ``true``, and say what answered."""
-        result = self.run(host, "true", timeout=self.ssh.connect_timeout_s)
-        if result.exit_status != 0:
-            raise UnreachableError(f"{self._where(host)}: `true` exited {result.exit_status}",
-                                   host=host.name)
-        transport = self._client(host).get_transport()
-        key = transport.get_remote_server_key() if transport else None
-        return f"ok: {self._where(host)}" + (f", host key {key.fingerprint}" if key else "")
-
     def _collect(self, host: Host, client: paramiko.SSHClient,
                  chan: paramiko.Channel, command: str, timeout: float,
                  on_line: LineCallback | None) -> CommandResult:
