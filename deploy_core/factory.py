@@ -35,4 +35,4 @@ def build(config: Config, env: Mapping[str, str], on_event: Callable[[str], None
     """The store, transport and router; ``on_event`` hears what the router has to say."""
     store = make_store(config, env)
     transport = make_transport(config, env)
-    return store, transport, make_router(config, env, transport, on_event)
+    return store, transport, make_router(config, env, transport, on_event=on_event)

@@ -129,7 +129,7 @@ def cli(tmp_path: Path, monkeypatch, capsys):
                        "BLUEGREEN_ACTOR": "fuzz"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(factory, "make_transport", lambda cfg, env: Unreachable("transport"))
-    monkeypatch.setattr(factory, "make_router", lambda cfg, env, t: Unreachable("router"))
+    monkeypatch.setattr(factory, "make_router", lambda cfg, env, t, on_event=None: Unreachable("router"))
     monkeypatch.setattr("subprocess.Popen", Unreachable("shell"))
 
     def run(*argv: str) -> tuple[int, str, str]:
