@@ -2,42 +2,31 @@
 
 Key authentication only; a host key that is unknown or has changed is refused,
 never added. One authenticated connection per host, reused until ``close()``.
-Every remote command runs under ``timeout`` so it stops on the host too.
+Every remote command runs under ``timeout`` so it stops on the host too. Where the keys
+come from, and which host keys are trusted: ssh_keys.py.
 """
 from __future__ import annotations
 
-import io
 import os
 import select
 import shlex
 import socket
 import threading
 import time
-from pathlib import Path
-from typing import Mapping, NoReturn
+from typing import Mapping
 
 import paramiko
 
 from ..config import Host, SSHConfig
-from ..errors import CommandTimeout, HostKeyError, TransportError, UnreachableError
+from ..errors import CommandTimeout, HostKeyError, UnreachableError
 from . import CommandResult, LineCallback
 from .local import LineBuffer, describe
+from .ssh_keys import RejectUnknown, SSHKeys, UnknownHostKey, host_key_line
 
 KILL_AFTER_S = 5          # remote SIGKILL this long after SIGTERM
 _GRACE_S = 2.0            # wait this long past a timeout for the remote `timeout` to report
 _TIMED_OUT = (124, 137)   # GNU timeout: TERM sent, KILL sent
 _CHUNK = 65536
-_KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
-
-
-def host_key_name(host_name: str, port: int) -> str:
-    """The name known_hosts uses: ``host`` on port 22, else ``[host]:port``."""
-    return host_name if port == 22 else f"[{host_name}]:{port}"
-
-
-def host_key_line(host_name: str, port: int, key: paramiko.PKey) -> str:
-    """The known_hosts line that trusts ``key`` for ``host_name:port``."""
-    return f"{host_key_name(host_name, port)} {key.get_name()} {key.get_base64()}"
 
 
 def remote_command(command: str, cwd: str | None, timeout: float) -> str:
@@ -48,29 +37,13 @@ def remote_command(command: str, cwd: str | None, timeout: float) -> str:
             f"sh -c {shlex.quote(script)}")
 
 
-class _UnknownHostKey(Exception):
-    def __init__(self, key: paramiko.PKey) -> None:
-        super().__init__("unknown host key")
-        self.key = key
-
-
-class _RejectUnknown(paramiko.RejectPolicy):
-    """Refuse an unknown host key, keeping it so the error can show its fingerprint."""
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
-                         key: paramiko.PKey) -> NoReturn:
-        raise _UnknownHostKey(key)
-
-
 class SSHTransport:
     """The SSH transport: one cached paramiko connection per host, safe across threads."""
 
     def __init__(self, ssh: SSHConfig, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
         self.ssh = ssh
-        self._key_text = env.get("BLUEGREEN_SSH_KEY") or None
-        self._known_hosts_text = env.get("BLUEGREEN_KNOWN_HOSTS") or None
-        self._pkey: paramiko.PKey | None = None
+        self._keys = SSHKeys(ssh, env)
         self._lock = threading.Lock()
         self._host_locks: dict[tuple[str, int], threading.Lock] = {}
         self._clients: dict[tuple[str, int], paramiko.SSHClient] = {}
@@ -171,16 +144,16 @@ class SSHTransport:
         client.close()
 
     def _connect(self, host: Host) -> paramiko.SSHClient:
-        pkey = self._private_key()
+        pkey = self._keys.private_key()
         port, where, timeout = self._port(host), self._where(host), self.ssh.connect_timeout_s
         client = paramiko.SSHClient()
-        self._load_known_hosts(client.get_host_keys())
-        client.set_missing_host_key_policy(_RejectUnknown())
+        self._keys.load_known_hosts(client.get_host_keys())
+        client.set_missing_host_key_policy(RejectUnknown())
         try:
             client.connect(host.address, port=port, username=self.ssh.user, pkey=pkey,
                            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
                            channel_timeout=timeout, look_for_keys=False, allow_agent=False)
-        except _UnknownHostKey as exc:
+        except UnknownHostKey as exc:
             client.close()
             fingerprint = exc.key.fingerprint
             line = host_key_line(host.address, port, exc.key)
@@ -188,7 +161,7 @@ class SSHTransport:
                 f"{where}: unknown host key {fingerprint} ({exc.key.get_name()}); refused. "
                 f"Check that fingerprint on the host itself (ssh-keygen -lf "
                 f"/etc/ssh/ssh_host_*_key.pub), then add this line to "
-                f"{self._known_hosts_source()}:\n{line}",
+                f"{self._keys.known_hosts_source()}:\n{line}",
                 host=host.name, fingerprint=fingerprint, known_hosts_line=line,
                 changed=False) from exc
         except paramiko.BadHostKeyException as exc:
@@ -198,7 +171,7 @@ class SSHTransport:
                 f"{where}: host key CHANGED — possible man-in-the-middle attack; refused. "
                 f"known_hosts expects {expected}, the server presented {got} "
                 f"({exc.key.get_name()}). If the host was rebuilt on purpose, verify the new "
-                f"key on the host and replace its line in {self._known_hosts_source()}.",
+                f"key on the host and replace its line in {self._keys.known_hosts_source()}.",
                 host=host.name, fingerprint=got,
                 known_hosts_line=host_key_line(host.address, port, exc.key),
                 changed=True) from exc
@@ -219,90 +192,6 @@ class SSHTransport:
                 # without TCP_NODELAY each new channel waits ~40 ms for a delayed ACK
                 transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return client
-
-    def _private_key(self) -> paramiko.PKey:
-        """Load the client key once, from ``ssh.key_file`` or ``$BLUEGREEN_SSH_KEY``.
-        Errors never carry the key text (nor exceptions that hold it)."""
-        with self._lock:
-            if self._pkey is None:
-                if self.ssh.key_file:
-                    source = f"ssh.key_file ({self.ssh.key_file})"
-                    try:
-                        text = Path(self.ssh.key_file).expanduser().read_text()
-                    except (OSError, UnicodeDecodeError) as exc:
-                        raise TransportError(f"cannot read the SSH key {source}: "
-                                             f"{getattr(exc, 'strerror', None) or 'not text'}"
-                                             ) from None
-                elif self._key_text:
-                    source, text = "$BLUEGREEN_SSH_KEY", self._key_text
-                else:
-                    raise TransportError("no SSH key: set [ssh].key_file or $BLUEGREEN_SSH_KEY")
-                self._pkey = _parse_private_key(text, source)
-            return self._pkey
-
-    def _known_hosts_source(self) -> str:
-        if self.ssh.known_hosts:
-            return str(Path(self.ssh.known_hosts).expanduser())
-        return "$BLUEGREEN_KNOWN_HOSTS"
-
-    def _load_known_hosts(self, host_keys: paramiko.HostKeys) -> None:
-        """Read the trusted host keys afresh for each connection (a missing file trusts none)."""
-        if self.ssh.known_hosts:
-            path = Path(self.ssh.known_hosts).expanduser()
-            try:
-                text = path.read_text()
-            except FileNotFoundError:
-                return
-            except (OSError, UnicodeDecodeError) as exc:
-                raise TransportError(f"cannot read ssh.known_hosts ({path}): {exc}") from exc
-        else:
-            text = (self._known_hosts_text or "").replace("\\n", "\n")
-        trusted, revoked = [], []
-        for number, line in enumerate(text.splitlines(), 1):
-            marker, line = _split_marker(line.strip())
-            if not line or line.startswith("#"):
-                continue
-            try:
-                entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
-            except Exception as exc:  # noqa: BLE001 -- InvalidHostKey, SSHException, ValueError
-                raise TransportError(f"{self._known_hosts_source()}: line {number} is not a "
-                                     f"known_hosts line ({type(exc).__name__})") from exc
-            if entry is None or entry.key is None:
-                continue  # too few fields, or a key type paramiko does not know
-            if marker == "@revoked":
-                revoked.append(entry.key)
-            elif not marker:  # @cert-authority: CA-signed host keys are not supported
-                trusted.append(entry)
-        for entry in trusted:
-            if entry.key not in revoked:
-                for name in entry.hostnames:
-                    host_keys.add(name, entry.key.get_name(), entry.key)
-
-
-def _split_marker(line: str) -> tuple[str, str]:
-    """``@revoked host key…`` -> ("@revoked", "host key…"); unmarked lines -> ("", line)."""
-    if not line.startswith("@"):
-        return "", line
-    marker, _, rest = line.partition(" ")
-    return marker, rest.strip()
-
-
-def _parse_private_key(text: str, source: str) -> paramiko.PKey:
-    if "\\n" in text and "\n" not in text.strip():  # a key pasted into one-line env settings
-        text = text.replace("\\n", "\n")
-    text = text.strip() + "\n"
-    encrypted = False
-    for cls in _KEY_CLASSES:
-        try:
-            return cls.from_private_key(io.StringIO(text))
-        except paramiko.PasswordRequiredException:
-            encrypted = True
-        except Exception:  # noqa: S112 (not this key type; paramiko raises many kinds) # nosec B112
-            continue
-    why = ("it is encrypted; bluegreen needs a key without a passphrase" if encrypted else
-           "not an unencrypted ed25519, ECDSA or RSA private key (OpenSSH or PEM format)")
-    raise TransportError(f"cannot use the SSH key from {source}: {why}")
-
 
 def _reason(exc: BaseException, timeout: float | None = None) -> str:
     """Say in words why a connection failed."""
