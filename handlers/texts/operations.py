@@ -1,76 +1,16 @@
-"""Every word the bot says to people, in one place (blocks.py arranges them)."""
+"""What the bot says about what people ask: help, refusals, out-of-date buttons, and each
+deploy, promote and rollback as it runs and ends."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from deploy_core import errors
-from deploy_core.refs import short as short_sha
 
-_ACTOR = re.compile(r"^(?P<name>.*) \((?P<id>[UW][A-Z0-9]+)\)$")
+from .formatting import KIND, colour, mrkdwn_escape, release, seconds, short, who
+from .status import lock_line
+
 _MENTION = re.compile(r"\b([\w.-]+) \(([UW][A-Z0-9]{6,})\)")   # an actor inside a message
-COLOUR_DOT = {"blue": "🔵", "green": "🟢"}
-STEP_ICON = {"running": "⏳", "ok": "✅", "failed": "❌"}
-KIND = {"deploy": "Deploy", "promote": "Promote", "rollback": "Rollback"}
-
-
-def actor(user_id: str, user_name: str | None) -> str:
-    """How a Slack user is recorded by the pipeline: readable in the CLI too."""
-    return f"{user_name} ({user_id})" if user_name else user_id
-
-
-def who(name: str | None) -> str:
-    """An actor as Slack shows it: a mention when we know the user ID."""
-    if not name:
-        return "someone"
-    m = _ACTOR.match(name)
-    if m:
-        return f"<@{m['id']}>"
-    if re.fullmatch(r"[UW][A-Z0-9]{6,}", name):
-        return f"<@{name}>"
-    return name
-
-
-def short(sha: str | None) -> str:
-    return short_sha(sha, "—")
-
-
-def seconds(s: float) -> str:
-    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
-
-
-def when(t: datetime | None) -> str:
-    if t is None:
-        return "—"
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return f"{t.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
-
-
-def ago(t: datetime, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    minutes = int((now - t).total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes} min ago"
-    return f"{minutes // 60} h {minutes % 60:02d} min ago"
-
-
-def colour(name: str | None) -> str:
-    return f"{COLOUR_DOT.get(name or '', '⚪')} {name}" if name else "⚪ none"
-
-
-def mrkdwn_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def code_block(lines: Iterable[str], limit: int = 2800) -> str:
-    text = "\n".join(lines).replace("```", "ʼʼʼ")
-    if len(text) > limit:
-        text = "…" + text[-limit:]
-    return f"```{mrkdwn_escape(text)}```" if text else "_(no output)_"
 
 
 # --- help, refusals and pointers --------------------------------------------------------
@@ -173,24 +113,6 @@ def operation_title(kind: str, colour_name: str | None, ref: str | None,
     return f"*{'🔀' if kind == 'promote' else '↩️'} {verb}{' (FORCED)' if forced else ''}: {frm}{to}*"
 
 
-def release(sha: str | None, *, foreign: bool = False, proven: bool = True) -> str:
-    """A release as the channel shows it, saying how much of it was checked."""
-    if not sha:
-        return "—"
-    notes = [n for n, on in (("not deployed by bluegreen", foreign),
-                             ("checked out, not proven served", not proven)) if on]
-    return short(sha) + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def colour_release(c: Any) -> str:
-    """What a colour of ``status`` runs: its hosts' release, else what bluegreen deployed."""
-    if c is None:
-        return "—"
-    if c.running:
-        return release(c.running, foreign=c.foreign, proven=c.running_proven)
-    return f"{short(c.sha)} (not read from the hosts)" if c.sha else "unknown"
-
-
 def started_by(by: str, replaces: str | None, colour_name: str | None,
                rollback_target: bool = False, foreign: bool = False, proven: bool = True) -> str:
     text = f"by {who(by)}"
@@ -287,73 +209,6 @@ def error_text(exc: BaseException) -> str:
         said = mrkdwn_escape(exc.message) + NEXT_STEP.get(exc.needs or "", "")
         return _MENTION.sub(r"<@\2>", said)
     return f"an unexpected {type(exc).__name__} happened in the bot; the bot's log has the details"
-
-
-def lock_line(lock: Any) -> str:
-    what = "holds deploys" if lock.kind == "hold" else "is running an operation"
-    return (f"🔒 {who(lock.holder)} {what} since {when(lock.since)} ({ago(lock.since)}): "
-            f"{mrkdwn_escape(lock.reason)}")
-
-
-# --- status, history, log, topic, announcements ---------------------------------------
-
-def topic(st: Any) -> str:
-    """The channel topic for a ``status``: live and idle colour and what each runs."""
-    if st.live is None:
-        return f"⚠️ no colour is live (router: {st.router}) · blue/green: use /promote to COLOUR"
-    dot = COLOUR_DOT.get(st.live, "🟢")
-    live, idle = st.colours.get(st.live), st.colours.get(st.idle)
-    return (f"{dot} live: {st.live} @ {colour_release(live)} · "
-            f"idle: {st.idle} @ {colour_release(idle)}")[:250]
-
-
-def outside_switch(frm: str | None, to: str | None, detail: str) -> str:
-    if to is None:
-        return (f"⚠️ Traffic changed outside bluegreen: no colour is live any more "
-                f"(was {frm}). {mrkdwn_escape(detail)}")
-    return (f"⚠️ Traffic was switched outside bluegreen (e.g. in the DigitalOcean console): "
-            f"{colour(to)} is live now (was {colour(frm)}). Rollback will refuse until a "
-            f"switch is made here; `/promote to COLOUR` chooses explicitly.")
-
-
-def switched_elsewhere(kind: str, by: str, to: str) -> str:
-    where = "from the command line" if by.startswith("cli:") else "outside this channel"
-    return f"🔀 {who(by)} ran {kind} {where}: {colour(to)} is live now."
-
-
-def lock_reminder(holder: str, reason: str, since: datetime) -> str:
-    return (f"⏰ Reminder: {who(holder)} has held deploys since {when(since)} ({ago(since)}): "
-            f"_{mrkdwn_escape(reason)}_. Unlock when done.")
-
-
-def interrupted(kind: str, op_id: int | None, holder: str, colour_name: str | None,
-                since: datetime) -> str:
-    what = f"{KIND.get(kind, kind)} #{op_id}" if op_id else KIND.get(kind, kind)
-    where = f" to {colour_name}" if colour_name else ""
-    return (f"⚠️ {what}{where} by {who(holder)}, started {when(since)}, was interrupted: the bot "
-            f"stopped while it ran. It is marked interrupted and its lock released; "
-            f"{'deploy again before promoting.' if kind == 'deploy' else 'check `/deploy status`.'}")
-
-
-def locked(holder: str, reason: str) -> str:
-    return f"🔒 {who(holder)} locked deploys: _{mrkdwn_escape(reason)}_. `/deploy unlock` lifts it."
-
-
-def unlocked(by: str, lock: Any) -> str:
-    if lock is None:
-        return f"🔓 Nothing was locked (checked by {who(by)})."
-    return f"🔓 {who(by)} unlocked deploys (held by {who(lock.holder)} since {when(lock.since)})."
-
-
-def cancelled(by: str, dep_id: int | None) -> str:
-    if dep_id is None:
-        return "No deploy is running: nothing to cancel."
-    return f"✋ {who(by)} asked deploy #{dep_id} to stop after its current step."
-
-
-def discarded(by: str, dep: Any) -> str:
-    return (f"🗑️ {who(by)} discarded deploy #{dep.id} (`{dep.ref}` @ `{short(dep.sha)}` on "
-            f"{dep.colour}): it will not be promoted.")
 
 
 def _join(items: list[str]) -> str:
