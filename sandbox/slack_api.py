@@ -5,43 +5,31 @@ bot token, refuses methods it does not know, records every call, and keeps each
 channel's messages by ts, so tests and the demo can read what the channel shows now.
 Fault knobs make a method answer 429 (with Retry-After) or 5xx for the next N calls.
 ``render_message`` shows a message's Block Kit as the text a person would see.
+
+Beside it: slack_messages.py (Message, Change), slack_http.py (the HTTP side),
+slack_render.py (what a person sees), slack_requests.py (what Slack sends the app);
+their names tests and the demo use are importable from here too.
 """
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import re
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
 
+from .slack_http import HTTPServer, handler_for
+from .slack_messages import BOT_USER, Change, Message, copy_message, message_json, parse_blocks
+from .slack_render import buttons_of, mrkdwn, render_message
+from .slack_requests import LEGACY_TOKEN, block_actions_body, signed_headers, slash_command_body
+
+__all__ = ["BOT_USER", "LEGACY_TOKEN", "METHODS", "Call", "Change", "Message", "SlackAPI",
+           "block_actions_body", "buttons_of", "mrkdwn", "render_message", "signed_headers",
+           "slash_command_body"]
 log = logging.getLogger(__name__)
-# Slack still sends its deprecated verification token field; the stand-in sends a fake one.
-LEGACY_TOKEN = "legacy-verification-token"  # nosec B105 # not a secret
-BOT_USER = "U0BLUEGREEN"
 METHODS = ("auth.test", "chat.postMessage", "chat.update", "chat.postEphemeral",
            "conversations.setTopic", "conversations.info", "apps.connections.open")
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """A threaded server that takes bursts of connections (the default backlog is 5)."""
-    request_queue_size = 128
-    daemon_threads = True
-
-
-@dataclass
-class Message:
-    channel: str
-    ts: str
-    text: str = ""
-    blocks: list[dict] = field(default_factory=list)
-    user: str = BOT_USER
-    ephemeral_for: str | None = None   # a user ID: only they see it
-    edits: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,16 +38,6 @@ class Call:
     args: dict[str, Any]
     status: int
     answer: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a person watching the channel would notice: kind is post | update | delete |
-    ephemeral | topic."""
-    kind: str
-    channel: str
-    message: Message | None = None
-    topic: str | None = None
 
 
 class SlackAPI:
@@ -83,7 +61,7 @@ class SlackAPI:
         self._faults: dict[str, list[tuple[int, int]]] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
-        self._server = _HTTPServer((host, port), _handler_for(self))
+        self._server = HTTPServer((host, port), handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -119,12 +97,12 @@ class SlackAPI:
     def messages(self, channel: str) -> list[Message]:
         """The channel's messages as it shows them now, oldest first."""
         with self._cond:
-            return [_copy(m) for m in self._messages.get(channel, {}).values()]
+            return [copy_message(m) for m in self._messages.get(channel, {}).values()]
 
     def message(self, channel: str, ts: str) -> Message | None:
         with self._cond:
             m = self._messages.get(channel, {}).get(ts)
-            return _copy(m) if m else None
+            return copy_message(m) if m else None
 
     def topic(self, channel: str) -> str:
         with self._cond:
@@ -132,7 +110,7 @@ class SlackAPI:
 
     def ephemeral(self, user: str | None = None) -> list[Message]:
         with self._cond:
-            return [_copy(m) for m in self._ephemeral if user in (None, m.ephemeral_for)]
+            return [copy_message(m) for m in self._ephemeral if user in (None, m.ephemeral_for)]
 
     def calls_to(self, method: str) -> list[Call]:
         with self._cond:
@@ -174,7 +152,8 @@ class SlackAPI:
             self._faults.setdefault(method, []).extend([(429, retry_after)] * times)
 
     # -- serving -----------------------------------------------------------------------
-    def _answer(self, method: str, args: dict[str, Any], auth: str | None) -> tuple[int, dict, dict]:
+    def answer(self, method: str, args: dict[str, Any], auth: str | None) -> tuple[int, dict, dict]:
+        """A Web API call (slack_http.py hands it over): its status, answer and headers."""
         with self._cond:
             faults = self._faults.get(method)
             if faults:
@@ -237,10 +216,10 @@ class SlackAPI:
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
         m = Message(args["channel"], self._new_ts(), args.get("text") or "",
-                    _blocks(args.get("blocks")))
+                    parse_blocks(args.get("blocks")))
         self._messages[m.channel][m.ts] = m
-        self._notify(Change("post", m.channel, _copy(m)))
-        return {"ok": True, "channel": m.channel, "ts": m.ts, "message": _as_json(m)}
+        self._notify(Change("post", m.channel, copy_message(m)))
+        return {"ok": True, "channel": m.channel, "ts": m.ts, "message": message_json(m)}
 
     def _chat_update(self, args: dict) -> dict:
         if err := self._channel_error(args):
@@ -251,11 +230,11 @@ class SlackAPI:
         if "text" in args:
             m.text = args["text"] or ""
         if "blocks" in args:
-            m.blocks = _blocks(args["blocks"])
+            m.blocks = parse_blocks(args["blocks"])
         m.edits += 1
-        self._notify(Change("update", m.channel, _copy(m)))
+        self._notify(Change("update", m.channel, copy_message(m)))
         return {"ok": True, "channel": m.channel, "ts": m.ts, "text": m.text,
-                "message": _as_json(m)}
+                "message": message_json(m)}
 
     def _chat_postEphemeral(self, args: dict) -> dict:
         if err := self._channel_error(args):
@@ -263,9 +242,9 @@ class SlackAPI:
         if not args.get("user"):
             return {"ok": False, "error": "user_not_found"}
         m = Message(args["channel"], self._new_ts(), args.get("text") or "",
-                    _blocks(args.get("blocks")), ephemeral_for=args["user"])
+                    parse_blocks(args.get("blocks")), ephemeral_for=args["user"])
         self._ephemeral.append(m)
-        self._notify(Change("ephemeral", m.channel, _copy(m)))
+        self._notify(Change("ephemeral", m.channel, copy_message(m)))
         return {"ok": True, "message_ts": m.ts}
 
     def _conversations_setTopic(self, args: dict) -> dict:
@@ -287,222 +266,30 @@ class SlackAPI:
         return {"id": channel, "name": self.channels[channel], "is_channel": True,
                 "topic": {"value": self._topics[channel], "creator": BOT_USER, "last_set": 0}}
 
-    def _respond(self, key: str, body: dict) -> int:
+    def respond(self, key: str, body: dict) -> int:
+        """A post to a response_url this stand-in handed out: its status."""
         with self._cond:
             where = self._responses.get(key)
             self._record("response_url", {"key": key, **body}, 200 if where else 404, {})
             if where is None:
                 return 404
             channel, user, source_ts = where
-            text, blocks = body.get("text") or "", _blocks(body.get("blocks"))
+            text, blocks = body.get("text") or "", parse_blocks(body.get("blocks"))
             source = self._messages.get(channel, {}).get(source_ts or "")
             if body.get("delete_original") and source:
                 del self._messages[channel][source.ts]
-                self._notify(Change("delete", channel, _copy(source)))
+                self._notify(Change("delete", channel, copy_message(source)))
             elif body.get("replace_original") and source:
                 source.text, source.blocks = text, blocks
                 source.edits += 1
-                self._notify(Change("update", channel, _copy(source)))
+                self._notify(Change("update", channel, copy_message(source)))
             elif body.get("response_type") == "in_channel":
                 m = Message(channel, self._new_ts(), text, blocks)
                 self._messages.setdefault(channel, {})[m.ts] = m
-                self._notify(Change("post", channel, _copy(m)))
+                self._notify(Change("post", channel, copy_message(m)))
             else:
                 m = Message(channel, self._new_ts(), text, blocks, ephemeral_for=user)
                 self._ephemeral.append(m)
-                self._notify(Change("ephemeral", channel, _copy(m)))
+                self._notify(Change("ephemeral", channel, copy_message(m)))
             self._cond.notify_all()
             return 200
-
-
-def _handler_for(api: SlackAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            args = _parse_body(raw, self.headers.get("Content-Type") or "")
-            args.update({k: v[-1] for k, v in parse_qs(parts.query).items()})
-            if parts.path.startswith("/response/") and self.command == "POST":
-                status = api._respond(parts.path.removeprefix("/response/"), args)
-                self._reply(status, b"ok" if status == 200 else b"no_such_response_url",
-                            "text/plain")
-            elif parts.path.startswith("/api/"):
-                method = parts.path.removeprefix("/api/")
-                status, answer, headers = api._answer(method, args,
-                                                      self.headers.get("Authorization"))
-                self._reply(status, json.dumps(answer).encode(),
-                            "application/json; charset=utf-8", headers)
-            else:
-                self._reply(404, b"not found", "text/plain")
-
-        do_GET = do_POST = _serve
-
-    return Handler
-
-
-def _parse_body(raw: bytes, ctype: str) -> dict[str, Any]:
-    if not raw:
-        return {}
-    text = raw.decode("utf-8")
-    if "json" in ctype:
-        data = json.loads(text)
-        return data if isinstance(data, dict) else {}
-    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
-
-
-def _blocks(value: Any) -> list[dict]:
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else []
-    return list(value or [])
-
-
-def _copy(m: Message) -> Message:
-    return Message(m.channel, m.ts, m.text, json.loads(json.dumps(m.blocks)), m.user,
-                   m.ephemeral_for, m.edits)
-
-
-def _as_json(m: Message) -> dict:
-    return {"type": "message", "user": m.user, "ts": m.ts, "text": m.text, "blocks": m.blocks}
-
-
-# -- rendering Block Kit as the text a person would see ------------------------------------
-
-def render_message(m: Message, users: dict[str, str] | None = None,
-                   channels: dict[str, str] | None = None,
-                   number: Callable[[dict, Message], int | None] | None = None) -> str:
-    """Blocks as text; ``number(button, message)`` may give a button a number to press."""
-    if not m.blocks:
-        return mrkdwn(m.text, users, channels)
-    lines: list[str] = []
-    for block in m.blocks:
-        lines.extend(_render_block(block, m, users, channels, number))
-    return "\n".join(lines)
-
-
-def _render_block(block: dict, m: Message, users, channels, number) -> list[str]:
-    kind = block.get("type")
-    text = lambda t: mrkdwn((t or {}).get("text", ""), users, channels)  # noqa: E731
-    if kind == "header":
-        title = text(block.get("text"))
-        return [title, "═" * min(len(title), 60)]
-    if kind == "divider":
-        return ["─" * 40]
-    if kind == "section":
-        out = [text(block.get("text"))] if block.get("text") else []
-        out += ["  " + text(f) for f in block.get("fields", [])]
-        if block.get("accessory", {}).get("type") == "button":
-            out.append(_button(block["accessory"], m, number))
-        return out
-    if kind == "context":
-        return ["  " + " · ".join(text(e) for e in block.get("elements", []) if "text" in e)]
-    if kind == "actions":
-        return ["  ".join(_button(e, m, number) for e in block.get("elements", [])
-                          if e.get("type") == "button")]
-    return [f"[{kind} block]"]
-
-
-def _button(e: dict, m: Message, number) -> str:
-    n = number(e, m) if number else None
-    label = e.get("text", {}).get("text", "")
-    shown = f"[{n}: {label}]" if n is not None else f"[{label}]"
-    if e.get("url"):
-        shown += f" → {e['url']}"
-    return shown
-
-
-_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]+))?>")
-_BOLD = re.compile(r"(?<![\w*])\*([^*\s](?:[^*\n]*[^*\s])?)\*(?![\w*])")
-_ITALIC = re.compile(r"(?<![\w_])_([^_\s](?:[^_\n]*[^_\s])?)_(?![\w_])")
-
-
-def mrkdwn(text: str, users: dict[str, str] | None = None,
-           channels: dict[str, str] | None = None) -> str:
-    """Slack's mrkdwn references as they read: <@U1> → @alice, <#C1> → #deploys,
-    <url|label> → label (url)."""
-    def sub(match: re.Match[str]) -> str:
-        target, label = match.group(1), match.group(2)
-        if target.startswith("@"):
-            return "@" + (label or (users or {}).get(target[1:], target[1:]))
-        if target.startswith("#"):
-            return "#" + (label or (channels or {}).get(target[1:], target[1:]))
-        if target.startswith("!"):
-            return "@" + target[1:]
-        return f"{label} ({target})" if label and label != target else target
-    parts = text.split("```")
-    for i in range(0, len(parts), 2):            # outside code blocks: *bold* reads as bold
-        parts[i] = _ITALIC.sub(r"\1", _BOLD.sub(r"\1", _LINK.sub(sub, parts[i])))
-    for i in range(1, len(parts), 2):            # a code block reads as indented lines
-        parts[i] = "\n" + "\n".join("    " + line for line in parts[i].strip("\n").splitlines()) + "\n"
-    text = "".join(parts).replace("\n\n", "\n")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-# -- requests as Slack sends them to the app -----------------------------------------------
-
-def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
-    """Headers Slack sends with a request: signed with the app's signing secret."""
-    from slack_sdk.signature import SignatureVerifier
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    return {"Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or ""}
-
-
-def slash_command_body(command: str, text: str, *, user_id: str, user_name: str,
-                       channel_id: str, response_url: str, channel_name: str = "deploys") -> str:
-    from urllib.parse import urlencode
-    return urlencode({
-        "token": LEGACY_TOKEN, "team_id": "T0SANDBOX", "team_domain": "sandbox",
-        "channel_id": channel_id, "channel_name": channel_name, "user_id": user_id,
-        "user_name": user_name, "command": command, "text": text, "api_app_id": "A0BLUEGREEN",
-        "is_enterprise_install": "false", "response_url": response_url,
-        "trigger_id": f"{next(_TRIGGER)}.sandbox"})
-
-
-def block_actions_body(button: dict, message: Message, *, user_id: str, user_name: str,
-                       response_url: str, block_id: str = "") -> str:
-    """The payload Slack posts when a person clicks ``button`` on ``message``."""
-    from urllib.parse import urlencode
-    payload = {
-        "type": "block_actions", "api_app_id": "A0BLUEGREEN", "token": LEGACY_TOKEN,
-        "team": {"id": "T0SANDBOX", "domain": "sandbox"},
-        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": "T0SANDBOX"},
-        "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
-                      "is_ephemeral": message.ephemeral_for is not None},
-        "channel": {"id": message.channel, "name": "deploys"},
-        "message": {**_as_json(message), "bot_id": "B0BOT"},
-        "trigger_id": f"{next(_TRIGGER)}.sandbox", "response_url": response_url,
-        "actions": [{"type": "button", "action_id": button.get("action_id"), "block_id": block_id,
-                     "text": button.get("text"), "value": button.get("value", ""),
-                     "action_ts": f"{time.time():.6f}"}],
-    }
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def buttons_of(m: Message) -> list[tuple[str, dict]]:
-    """(block_id, button) for every clickable (non-link) button of a message."""
-    found = []
-    for block in m.blocks:
-        elements = block.get("elements", []) if block.get("type") == "actions" else \
-            [block["accessory"]] if block.get("accessory") else []
-        found += [(block.get("block_id", ""), e) for e in elements
-                  if e.get("type") == "button" and not e.get("url")]
-    return found
-
-
-_TRIGGER = itertools.count(1000)
