@@ -11,86 +11,23 @@ Fault knobs (``fail_next``, ``hang_next``, ``action_stuck``, ``fail_action``) le
 tests play a flaky API; a 429 from ``fail_next`` is the burst limit's (with
 ``retry_after``) or the hourly limit's (only ``ratelimit-reset``), and
 ``use_up_rate_limit`` answers the hourly limit's 429 until its reset time. ``requests`` records (method, path, status) answered; a hung request that was
-dropped is recorded with status 0.
+dropped is recorded with status 0. The knobs and the HTTP side: do_faults.py; the
+answers' shapes: do_shapes.py.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
-import math
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .do_faults import Fault, FaultKnobs, Handler, HTTPServer
+from .do_shapes import ALL_SCOPES, LOCKED, Action, error, now, parse_id, region
 from .forwarder import Forwarder
 
-REGIONS = {"nyc3": "New York 3", "ams3": "Amsterdam 3"}
-ERROR_TEXT = {
-    400: ("bad_request", "The request could not be understood."),
-    401: ("unauthorized", "Unable to authenticate you."),
-    403: ("forbidden", "You do not have permission to perform this action."),
-    404: ("not_found", "The resource you requested could not be found."),
-    422: ("unprocessable_entity", "request payload validation failed"),
-    429: ("too_many_requests", "API rate limit exceeded."),
-    500: ("server_error", "Unexpected server-side error"),
-}
-LOCKED = "The reserved IP is locked by an action in progress; try again when it completes."
-ALL_SCOPES = frozenset({"reserved_ip:read", "reserved_ip:update", "droplet:read",
-                        "actions:read", "project:read"})
 
-
-def region(slug: str) -> dict[str, Any]:
-    return {"name": REGIONS.get(slug, slug), "slug": slug, "available": True,
-            "features": ["private_networking", "metadata"], "sizes": ["s-1vcpu-1gb"]}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """A threaded server that takes bursts of connections (the default backlog is 5)."""
-    request_queue_size = 128
-    daemon_threads = True
-
-
-@dataclass
-class _Fault:
-    method: str
-    path: re.Pattern[str]
-    count: int
-    status: int = 0
-    retry_after: float | None = None
-    body: Any = None
-    hang_s: float = 0.0
-    take_effect: bool = False
-    reset_in: float | None = None
-    reset_at: int | None = None
-
-
-@dataclass
-class _Action:
-    id: int
-    ip: str
-    type: str                 # assign_ip | unassign_ip
-    droplet_id: int | None
-    due: float
-    status: str = "in-progress"
-    started_at: str = field(default_factory=_now)
-    completed_at: str | None = None
-
-    def json(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "type": self.type,
-                "started_at": self.started_at, "completed_at": self.completed_at,
-                "resource_id": int(ipaddress.ip_address(self.ip)), "resource_type": "reserved_ip",
-                "region": region("nyc3"), "region_slug": "nyc3"}
-
-
-class DOStandIn:
+class DOStandIn(FaultKnobs):
     """Droplets, reserved IPs and their actions, served on ``url``."""
 
     def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0,
@@ -105,14 +42,14 @@ class DOStandIn:
         self.targets: dict[int, tuple[str, int]] = {}
         self.assigned: dict[str, int | None] = {}
         self.regions: dict[str, str] = {}
-        self.actions: dict[int, _Action] = {}
+        self.actions: dict[int, Action] = {}
         self.forwarders: list[Forwarder] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._limits: list[tuple[str, re.Pattern[str], int]] = []
         self._next_action = 1_900_000_001
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._server = _HTTPServer((host, port), _Handler)
+        self._server = HTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._server.standin = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -122,7 +59,7 @@ class DOStandIn:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    # -- setup, console, faults -------------------------------------------------------
+    # -- setup and console (the fault knobs: do_faults.py) ----------------------------
     def add_token(self, token: str, scopes: set[str] | frozenset[str]) -> None:
         """Another token that the API accepts, with only ``scopes`` (e.g. ``reserved_ip:read``)."""
         with self._lock:
@@ -134,7 +71,7 @@ class DOStandIn:
             self.targets[droplet_id] = target
             self.droplets[droplet_id] = {
                 "id": droplet_id, "name": name, "memory": 1024, "vcpus": 1, "disk": 25,
-                "locked": False, "status": "active", "created_at": _now(), "tags": [],
+                "locked": False, "status": "active", "created_at": now(), "tags": [],
                 "region": region(region_slug), "features": [], "backup_ids": [], "snapshot_ids": [],
                 "networks": {"v4": [{"ip_address": target[0], "netmask": "255.255.255.0",
                                      "gateway": "", "type": "public"}], "v6": []}}
@@ -163,34 +100,6 @@ class DOStandIn:
             droplet_id = self.assigned.get(ip)
             return self.targets.get(droplet_id) if droplet_id is not None else None
 
-    def fail_next(self, method: str, path_regex: str, status: int, count: int = 1,
-                  retry_after: float | None = None, body: Any = None,
-                  take_effect: bool = False, reset_in: float | None = None) -> None:
-        """Answer the next ``count`` matching requests with ``status``; with ``take_effect``
-        the request is carried out first (a 500 that hides a success). A 429 says
-        ``ratelimit-remaining: 0`` and ``ratelimit-reset`` ``reset_in`` seconds on (default
-        an hour); only ``retry_after`` adds ``Retry-After``, as the burst limit does."""
-        with self._lock:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), count, status,
-                                       retry_after, body, take_effect=take_effect,
-                                       reset_in=reset_in))
-
-    def use_up_rate_limit(self, seconds: float, method: str = "", path_regex: str = "") -> int:
-        """The hourly limit is used up: matching requests (default all) get 429 without
-        Retry-After, ``ratelimit-remaining: 0``, until ``ratelimit-reset`` (returned: epoch
-        seconds, ``seconds`` from now rounded up), as the real API answers."""
-        reset = math.ceil(time.time() + seconds)
-        with self._lock:
-            self._limits.append((method.upper(), re.compile(path_regex), reset))
-        return reset
-
-    def hang_next(self, method: str, path_regex: str, seconds: float, count: int = 1,
-                  take_effect: bool = False) -> None:
-        """Hold the next matching requests ``seconds`` and drop them unanswered; with
-        ``take_effect`` the request is carried out before the silence."""
-        with self._lock:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), count,
-                                       hang_s=seconds, take_effect=take_effect))
 
     def start(self) -> DOStandIn:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
@@ -226,14 +135,14 @@ class DOStandIn:
             if action.status != "in-progress" or action.due > time.monotonic() \
                     or self.action_stuck:
                 continue
-            action.completed_at = _now()
+            action.completed_at = now()
             if self.fail_action:
                 action.status = "errored"
                 continue
             action.status = "completed"
             self.assigned[action.ip] = action.droplet_id
 
-    def _pending(self, ip: str) -> _Action | None:
+    def _pending(self, ip: str) -> Action | None:
         return next((a for a in self.actions.values()
                      if a.ip == ip and a.status == "in-progress"), None)
 
@@ -282,15 +191,15 @@ class DOStandIn:
                     listed = [a.json() for a in self.actions.values() if a.ip == ip]
                     return 200, {"actions": listed, "links": {}, "meta": {"total": len(listed)}}
             if method == "GET" and len(rest) == 4 and rest[2] == "actions":
-                action = self.actions.get(_int(rest[3]))
+                action = self.actions.get(parse_id(rest[3]))
                 if action is not None and action.ip == ip:
                     return 200, {"action": action.json()}
             return error(404)
         if method == "GET" and len(rest) == 2 and rest[0] == "actions":
-            action = self.actions.get(_int(rest[1]))
+            action = self.actions.get(parse_id(rest[1]))
             return (200, {"action": action.json()}) if action else error(404)
         if method == "GET" and len(rest) == 2 and rest[0] == "droplets":
-            droplet = self.droplets.get(_int(rest[1]))
+            droplet = self.droplets.get(parse_id(rest[1]))
             return (200, {"droplet": droplet}) if droplet else error(404)
         return error(404)
 
@@ -316,86 +225,9 @@ class DOStandIn:
             return error(422, f"The Droplet is in {self.droplets[droplet_id]['region']['slug']} "
                               f"and the reserved IP in {self.regions[ip]}: they must be in the "
                               "same region.")
-        action = _Action(self._next_action, ip, f"{kind}_ip",
+        action = Action(self._next_action, ip, f"{kind}_ip",
                          droplet_id if kind == "assign" else None,
                          due=time.monotonic() + self.action_delay_s)
         self._next_action += 1
         self.actions[action.id] = action
         return 201, {"action": action.json()}
-
-    def limited_until(self, method: str, path: str) -> int | None:
-        with self._lock:
-            self._limits = [limit for limit in self._limits if limit[2] > time.time()]
-            return max((reset for m, path_regex, reset in self._limits
-                        if m in ("", method) and path_regex.search(path)), default=None)
-
-    def take_fault(self, method: str, path: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.method == method and fault.count > 0 and fault.path.search(path):
-                    fault.count -= 1
-                    return fault
-        return None
-
-
-def error(status: int, message: str | None = None) -> tuple[int, dict[str, str]]:
-    ident, text = ERROR_TEXT.get(status, ("server_error" if status >= 500 else "error",
-                                          "Server was unable to give you a response."))
-    return status, {"id": ident, "message": message or text,
-                    "request_id": "b2b5a2f3-0000-4000-8000-00000000feed"}
-
-
-def _int(text: str) -> int:
-    return int(text) if text.isdigit() else -1
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "cloudflare"   # what api.digitalocean.com says it is
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def _any(self) -> None:
-        standin: DOStandIn = self.server.standin  # type: ignore[attr-defined]
-        path = self.path.split("?", 1)[0]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        reset = standin.limited_until(self.command, path)
-        fault = standin.take_fault(self.command, path) if reset is None else \
-            _Fault(self.command, re.compile(""), 1, 429, reset_at=reset)
-        auth = self.headers.get("Authorization") or ""
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
-        effect: tuple[int, Any] | None = None
-        if fault is None or fault.take_effect:
-            effect = standin.handle(self.command, path, body, token)
-        if fault is not None and fault.hang_s:
-            standin.requests.append((self.command, path, 0))
-            standin._stopping.wait(fault.hang_s)
-            self.close_connection = True
-            return
-        headers: dict[str, str] = {}
-        if fault is not None:
-            status, payload = fault.status, fault.body or error(fault.status)[1]
-            if status == 429:
-                reset_in = 3600.0 if fault.reset_in is None else fault.reset_in
-                headers["ratelimit-remaining"] = "0"
-                headers["ratelimit-reset"] = str(fault.reset_at or math.ceil(time.time() + reset_in))
-            if fault.retry_after is not None:
-                headers["retry-after"] = f"{fault.retry_after:g}"
-        else:
-            assert effect is not None
-            status, payload = effect
-        standin.requests.append((self.command, path, status))
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in {"ratelimit-limit": "5000", "ratelimit-remaining": "4999",
-                            "ratelimit-reset": str(int(time.time()) + 60), **headers}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except OSError:
-            pass
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
