@@ -49,6 +49,7 @@ class Recorder(list):
 
 
 # -- transport -----------------------------------------------------------------------------
+DONE = CommandResult(0, "", "")
 Reply = CommandResult | BluegreenError | Callable[[Host, str], CommandResult]
 
 
@@ -57,18 +58,16 @@ class ScriptedTransport:
         self._script: list[tuple[re.Pattern[str] | str, Reply]] = []
         self.ran: list[tuple[str, str, str | None]] = []       # (host name, command, cwd)
 
-    def on(self, command: str | re.Pattern[str], reply: Reply = CommandResult(0, "", "")) -> None:
+    def on(self, command: str | re.Pattern[str], reply: Reply = DONE) -> None:
         """Answer ``command`` (exact text, or a compiled pattern) with ``reply``; the newest
         script for a command wins."""
         self._script.insert(0, (command, reply))
 
     def run(self, host: Host, command: str, *, cwd: str | None = None, timeout: float = 600.0,
             on_line: Any = None) -> CommandResult:
-        for pattern, reply in self._script:
-            hit = pattern == command if isinstance(pattern, str) else pattern.fullmatch(command)
-            if hit:
-                break
-        else:
+        reply = next((r for p, r in self._script
+                      if (p == command if isinstance(p, str) else p.fullmatch(command))), None)
+        if reply is None:
             raise Unexpected(f"unscripted command on {host.name}: {command!r}")
         self.ran.append((host.name, command, cwd))
         if isinstance(reply, BluegreenError):
@@ -256,7 +255,7 @@ class FakeFleet:
         t.on("reload", self._reload)
         t.on(re.compile(r"git log --no-merges .*"), self._log)
         t.on("git rev-parse --verify HEAD", lambda h, c: CommandResult(0, self._of(h).checked_out + "\n", ""))
-        for colour, fake in self.hosts.items():
+        for fake in self.hosts.values():
             url = fake.host.url
             self.http.answer(url + "/version", lambda f=fake: ok(f.serves + "\n"))
             self.http.answer(url + "/healthz", lambda f=fake: ok("ok") if f.healthy else status(503, "down"))

@@ -10,7 +10,7 @@ import pytest
 
 from deploy_core.errors import (Cancelled, HealthError, LockHeld, NotPromotable, ReleaseError,
                                 RouterError, RouterMismatch, SmokeError, StepFailed, UnknownRef)
-from deploy_core.events import Notice, OperationFinished, OperationStarted, StepFinished
+from deploy_core.events import Notice, OperationFinished, OperationStarted
 from deploy_core.pause import Pause
 from deploy_core.running import NO_RELEASE_PATH
 from deploy_core.store import LockLost

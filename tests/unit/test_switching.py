@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deploy_core.errors import (ActionTimeout, HealthError, NotPromotable, NotRollbackable,
-                                RouterError, UsageError, VerifyError)
+                                RouterError, SmokeError, UsageError, VerifyError)
 from deploy_core.events import Notice, OperationFinished, OperationStarted
 from tests.support.fakes import A, B, C, FakeFleet, names, ok, status
 
@@ -57,7 +57,7 @@ def test_verification_needs_the_release_the_hosts_served_just_before(fleet, depl
 def test_promote_refuses_a_colour_whose_deploy_failed_until_forced(fleet):
     fleet.hosts["green"].page = "Closed"
     p = fleet.pipeline()
-    with pytest.raises(Exception):
+    with pytest.raises(SmokeError):
         p.deploy("main", "alice")
     with pytest.raises(NotPromotable) as info:
         p.promote("alice")
