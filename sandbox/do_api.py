@@ -94,6 +94,23 @@ class DOStandIn(FaultKnobs):
                 raise KeyError(ip)
             self.assigned[ip] = droplet_id
 
+    def reset(self, assigned: dict[str, int | None] | None = None,
+              targets: dict[int, tuple[str, int]] | None = None) -> None:
+        """A known state between tests: no faults, limits or knobs, requests forgotten,
+        nothing pending (a leftover in-progress action errors rather than moving an IP
+        later); then droplets pointed at ``targets`` and reserved IPs ``assigned``."""
+        with self._lock:
+            self._faults.clear()
+            self._limits.clear()
+            self.requests.clear()
+            self.action_stuck = self.fail_action = False
+            for action in self.actions.values():
+                if action.status == "in-progress":
+                    action.status = "errored"
+            self.targets.update(targets or {})
+            for ip, droplet in (assigned or {}).items():
+                self.assign_now(ip, droplet)
+
     def target_of(self, ip: str) -> tuple[str, int] | None:
         with self._lock:
             self._advance()

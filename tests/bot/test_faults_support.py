@@ -69,13 +69,7 @@ class World:
     def __init__(self, sb: Sandbox, state_dir: Path) -> None:
         self.sb = sb
         self.dir = state_dir
-        with sb.do._lock:                 # the stand-in has no public reset
-            sb.do._faults.clear()
-            sb.do.action_stuck = sb.do.fail_action = False
-            for action in sb.do.actions.values():
-                if action.status == "in-progress":
-                    action.status = "errored"
-            sb.do.assigned[RESERVED_IP] = DROPLETS["blue"]
+        sb.do.reset(assigned={RESERVED_IP: DROPLETS["blue"]})
         self.env = {**sb.env, "DATABASE_URL": f"sqlite:///{state_dir / 'state.db'}"}
         self._pipelines: list[Pipeline] = []
 

@@ -68,19 +68,9 @@ class World:
         self.p = self.pipeline()
 
     def reset(self) -> None:
-        """The reserved IP on blue with nothing pending, droplets where they belong, no faults.
-        (The stand-in has no public reset: its fault list and actions are reached directly.)"""
-        do = self.sb.do
-        with do._lock:
-            do._faults.clear()
-            do.requests.clear()
-            do.action_stuck = do.fail_action = False
-            for action in do.actions.values():
-                if action.status == "in-progress":
-                    action.status = "errored"
-            for colour, droplet in DROPLETS.items():
-                do.targets[droplet] = self.sb.hosts[colour].address
-            do.assigned[RESERVED_IP] = DROPLETS["blue"]
+        """The reserved IP on blue with nothing pending, droplets where they belong, no faults."""
+        self.sb.do.reset(assigned={RESERVED_IP: DROPLETS["blue"]},
+                         targets={d: self.sb.hosts[c].address for c, d in DROPLETS.items()})
 
     def config_with(self, env: dict[str, str] | None = None, *, green_url: str | None = None,
                     **sections) -> config_mod.Config:

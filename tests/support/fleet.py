@@ -287,11 +287,7 @@ class Fleet:
         for colour in self.apps:
             self._restore_host(colour)
         self.front.reset(upstream_text("blue", [Host(WEB["blue"][0], None, self.apps["blue"].url)]))
-        self.do.action_stuck = self.do.fail_action = False
-        for action in list(self.do.actions.values()):
-            if action.status == "in-progress":   # a leftover must not move the IP later
-                action.status = "errored"
-        self.do.assign_now(RESERVED_IP, DROPLETS["blue"])
+        self.do.reset(assigned={RESERVED_IP: DROPLETS["blue"]})
         self._new_schema()
         for router in ROUTERS:
             url = self.public_url(router) + "/hostname"
