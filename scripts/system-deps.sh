@@ -24,7 +24,7 @@ have_initdb || { echo "initdb not found after installing postgresql"; exit 1; }
 if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q \
     && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
   for v in $(ls /etc/postgresql 2>/dev/null); do
-    pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start >/dev/null 2>&1 || true
   done
 fi
 if command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then
