@@ -33,20 +33,16 @@ class Watcher:
             return
         self.last_tick = datetime.now(timezone.utc)
         pipeline = self.ctx.pipeline
-        news = False
         switch = pipeline.unseen_switch()
         if switch is not None and switch.id not in self.ctx.own_switches \
                 and pipeline.recall(message_key(switch.kind, switch.id)) is None:
             say(self.ctx, texts.switched_elsewhere(switch.kind, switch.actor, switch.to_colour))
-            news = True
         change = pipeline.observe_router()
         if change is not None:
             say(self.ctx, texts.outside_switch(change.from_colour, change.to_colour, change.detail))
-            news = True
-        status = pipeline.status() if news else None
-        if status is not None:
-            refresh_topic(self.ctx, status)
-        self._remind(status or pipeline.status())
+        status = pipeline.status()
+        refresh_topic(self.ctx, status)     # news or not: a topic that failed to set heals here
+        self._remind(status)
 
     def _remind(self, status: Any) -> None:
         lock = status.lock
