@@ -6,6 +6,6 @@
 
 Each prints its figures as tables and writes benchmarks/results/NAME.json (a --quick run
 writes NAME-quick.json, leaving the full run's figures alone). They need what the
-end-to-end tests need: sshd, nginx, git and the PostgreSQL at 127.0.0.1:5432, and the
-addresses of DESIGN.md's end-to-end and fan-out hosts free.
+end-to-end tests need: sshd, nginx, git, a PostgreSQL (tests/support/postgres.py finds one
+or starts its own), and the addresses of DESIGN.md's end-to-end and fan-out hosts free.
 """

@@ -12,6 +12,8 @@ import sys
 import threading
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -25,16 +27,41 @@ from .load import Load
 from .sandbox import Sandbox
 
 
-def _sigterm(signum, frame):  # turn SIGTERM into the same clean stop as Ctrl-C
-    raise KeyboardInterrupt
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM stop the demo the same way: the first one raises
+    KeyboardInterrupt in the main thread, later ones are ignored so the stop finishes.
+
+    Installed whatever the starting shell did (a shell starts background jobs with
+    SIGINT ignored, which Python would otherwise keep). Python runs the handler only in
+    the main thread and only between bytecodes, while the kernel may hand the signal to
+    any thread: every wait of the main thread must therefore be short (see
+    ``SlackDemo.wait``), or the stop waits for the wait to end."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None = None) -> int:
+    with stop_on_signals():
+        return _run_demo(interactive, slack, workdir)
+
+
+def _run_demo(interactive: bool, slack: bool, workdir: str | None) -> int:
     console = Console()
-    previous = signal.signal(signal.SIGTERM, _sigterm)
-    # Ctrl-C must stop the demo even when started from a shell that ignores SIGINT
-    # for background jobs (which Python would otherwise respect)
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="bluegreen-demo-")
@@ -65,8 +92,6 @@ def run_demo(interactive: bool = False, slack: bool = True, workdir: str | None 
         try:
             sandbox.stop()
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, previous_int)
             if tmp is not None:
                 tmp.cleanup()
             if interrupted:

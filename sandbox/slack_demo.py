@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, Callable, Mapping, TextIO
 
 from handlers import payloads
@@ -60,7 +61,8 @@ class SlackDemo:
         from bot import context_of
         if self.background is not None:
             self.background.stop()
-        context_of(self.app).jobs.wait_idle(wait_s)
+        self.wait(wait_s)
+        context_of(self.app).jobs.shutdown(wait=False)   # idle workers end now, not at exit
         self.slack.stop()
 
     # -- what a person does --------------------------------------------------------------
@@ -109,10 +111,19 @@ class SlackDemo:
                                   response_url=self.slack.response_url(m.channel, user[0], m.ts))
         return self._dispatch(body)
 
-    def wait(self, timeout: float = 180.0) -> bool:
-        """Wait until the bot has finished what it was asked."""
+    def wait(self, timeout: float = 180.0, slice_s: float = 0.1) -> bool:
+        """Wait until the bot has finished what it was asked.
+
+        In short slices: a signal the kernel hands to another thread reaches Python's
+        handler only when the main thread runs again, and one long wait on a lock would
+        keep Ctrl-C from the demo until it ends."""
         from bot import context_of
-        return context_of(self.app).jobs.wait_idle(timeout)
+        jobs = context_of(self.app).jobs
+        deadline = time.monotonic() + timeout
+        while not jobs.wait_idle(min(slice_s, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return False
+        return True
 
     # -- plumbing ------------------------------------------------------------------------
     def _dispatch(self, body: str) -> str:

@@ -13,7 +13,6 @@ import time
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from deploy_core.cli import main
 from deploy_core.errors import BluegreenError, LockHeld
@@ -22,6 +21,7 @@ from deploy_core.store import StoreError
 from sandbox import repo
 from tests.e2e import test_faults_support as support
 from tests.e2e.test_faults_support import World, assert_settled, kill, start_cli, wait_for_file
+from tests.support.postgres import server_address, via
 from tests.support.proxy import TCPProxy
 
 fault_sandbox = support.fault_sandbox  # the shared fixtures
@@ -32,10 +32,8 @@ PASSWORD = "pg-s3cret-Pa55"
 @pytest.fixture
 def proxied(fault_sandbox, pg_fresh_url, tmp_path) -> Iterator[tuple[World, TCPProxy]]:
     """A world whose DATABASE_URL (with a password) goes through a proxy to Postgres."""
-    url = make_url(pg_fresh_url)
-    with TCPProxy(listen=("127.0.0.50", 0), target=(url.host, url.port or 5432)) as proxy:
-        database_url = url.set(host="127.0.0.50", port=proxy.address[1], password=PASSWORD) \
-            .render_as_string(hide_password=False)
+    with TCPProxy(listen=("127.0.0.50", 0), target=server_address(pg_fresh_url)) as proxy:
+        database_url = via(pg_fresh_url, "127.0.0.50", proxy.address[1], password=PASSWORD)
         w = World(fault_sandbox, tmp_path, database_url)
         try:
             yield w, proxy

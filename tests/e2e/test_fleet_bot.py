@@ -322,7 +322,11 @@ def test_a_hand_switch_right_after_ours_is_announced_once(bots: Bots, fleet: Fle
         switch_by_hand(fleet, bots.router, "blue")
         outside = newest(slack, "switched outside bluegreen", timeout=15)
         assert "🔵 blue is live now (was 🟢 green)" in shows(slack, outside)
-        slack.wait_for(lambda: slack.topic(CHANNEL).startswith("🔵 live: blue"), 15)
+        try:
+            slack.wait_for(lambda: slack.topic(CHANNEL).startswith("🔵 live: blue"), 15)
+        except AssertionError:
+            raise AssertionError(f"the topic is {slack.topic(CHANNEL)!r}; the replicas logged:\n"
+                                 + one.log()[-3000:] + "\n---\n" + two.log()[-3000:]) from None
         time.sleep(2.5)                        # more looks by both replicas: nothing new
         said = [t for t in channel_text(slack) if "outside bluegreen" in t]
         assert len(said) == 1, said

@@ -10,14 +10,15 @@ from typing import Any
 
 
 class TCPProxy:
-    """Forward connections from ``listen`` to ``target``, one thread per connection.
+    """Forward connections from ``listen`` to ``target`` (host and port, or the path of a
+    unix socket), one thread per connection.
 
     ``cut()`` closes every live connection and resets new ones (accepted, then
     closed with RST) until ``restore()``. At most ``max_connections`` at once.
     """
 
     def __init__(self, listen: tuple[str, int] = ("127.0.0.1", 0),
-                 target: tuple[str, int] = ("127.0.0.1", 0), *, max_connections: int = 64,
+                 target: tuple[str, int] | str = ("127.0.0.1", 0), *, max_connections: int = 64,
                  connect_timeout: float = 5.0) -> None:
         self.listen = listen
         self.target = target
@@ -107,7 +108,7 @@ class TCPProxy:
         upstream: socket.socket | None = None
         try:
             try:
-                upstream = socket.create_connection(self.target, timeout=self.connect_timeout)
+                upstream = _connect(self.target, self.connect_timeout)
             except OSError:
                 return
             with self._lock:
@@ -136,6 +137,20 @@ class TCPProxy:
                 if end is not None:
                     _shutdown(end)
                     end.close()
+
+
+def _connect(target: tuple[str, int] | str, timeout: float) -> socket.socket:
+    """A TCP connection to (host, port), or a unix socket connection to a path."""
+    if not isinstance(target, str):
+        return socket.create_connection(target, timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(target)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _shutdown(sock: socket.socket) -> None:

@@ -7,7 +7,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +20,8 @@ from deploy_core.errors import LockHeld
 from deploy_core.store import LockLost, Store, StoreError
 from deploy_core.store.engine import normalise_url
 from deploy_core.store.models import Base
+from tests.support.postgres import server_address, via
+from tests.support.proxy import TCPProxy
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"deployments", "steps", "switches", "colours", "locks", "observations", "alembic_version"}
@@ -421,62 +422,17 @@ def test_unreachable_database_is_a_store_error_without_the_password() -> None:
     assert f"127.0.0.1:{port}" in str(failed.value)
 
 
-class _Proxy:
-    """A TCP proxy to Postgres that the test can cut, leaving the server itself alone."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            self.sockets += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def cut(self) -> None:
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)   # wakes the accept() blocked in a thread
-        except OSError:
-            pass
-        self.listener.close()
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-
 def test_ping_raises_store_error_when_postgres_goes_away(pg_fresh_url: str) -> None:
-    url = normalise_url(pg_fresh_url)
-    proxy = _Proxy((url.host, url.port or 5432))
-    proxied = Store(url.set(host="127.0.0.1", port=proxy.port, password="hunter2")
-                    .render_as_string(hide_password=False))
-    try:
-        proxied.ping()
-        proxy.cut()
-        with pytest.raises(StoreError) as failed:
+    with TCPProxy(target=server_address(pg_fresh_url)) as proxy:
+        proxied = Store(via(pg_fresh_url, "127.0.0.1", proxy.address[1], password="hunter2"))
+        try:
             proxied.ping()
-        assert "hunter2" not in str(failed.value)
-    finally:
-        proxied.close()
+            proxy.cut()
+            with pytest.raises(StoreError) as failed:
+                proxied.ping()
+            assert "hunter2" not in str(failed.value)
+        finally:
+            proxied.close()
 
 
 def test_a_database_from_a_newer_bluegreen_is_refused_clearly(store: Store, url: str) -> None:
