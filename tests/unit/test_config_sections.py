@@ -8,7 +8,7 @@ import pytest
 
 from deploy_core import config
 from deploy_core.config import Checker, Config, Rule, Section
-from tests.unit.test_config import ENV, GOOD, problems
+from tests.support.configs import ENV, GOOD, problems
 
 
 def test_a_checker_builds_the_key_path_from_the_steps_taken():

@@ -9,7 +9,7 @@ import pytest
 from deploy_core import config, rules
 from deploy_core.pipeline import Pipeline
 from deploy_core.store import Store
-from tests.unit.test_config import ENV, GOOD
+from tests.support.configs import ENV, GOOD
 
 A, B = "a" * 40, "b" * 40
 

@@ -16,7 +16,7 @@ from deploy_core.running import Running, common
 from deploy_core.smoke import check_host
 from deploy_core.web import RealHTTP
 from deploy_core.transports.local import LineBuffer
-from tests.unit.test_config import ENV, GOOD, problems
+from tests.support.configs import ENV, GOOD, problems
 
 A, B = "a1b2c3d" + "0" * 33, "b" * 40
 
