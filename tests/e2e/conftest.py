@@ -7,19 +7,9 @@ import os
 import pytest
 
 from deploy_core import config as config_mod
-from deploy_core.events import Event
 from deploy_core.pipeline import Pipeline
 from sandbox import Sandbox
-
-
-class Recorder(list):
-    """A pipeline listener that keeps every event."""
-
-    def __call__(self, event: Event) -> None:
-        self.append(event)
-
-    def of(self, kind):
-        return [e for e in self if isinstance(e, kind)]
+from tests.support.fakes import Recorder
 
 
 class Cycle:

@@ -20,24 +20,14 @@ from typing import Iterator
 import pytest
 
 from deploy_core import config as config_mod
-from deploy_core.events import Event
 from deploy_core.pipeline import Pipeline
 from sandbox import DROPLETS, RESERVED_IP, Sandbox
+from tests.support.fakes import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = {"blue": ("127.0.0.52", 8000), "green": ("127.0.0.53", 8000),
            "public": ("127.0.0.51", 8080)}
 TOKEN = "dop_v1_" + "5ec7e7" * 10          # the stand-in's token: shaped like a real one
-
-
-class Recorder(list):
-    """A pipeline listener that keeps every event."""
-
-    def __call__(self, event: Event) -> None:
-        self.append(event)
-
-    def of(self, kind):
-        return [e for e in self if isinstance(e, kind)]
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,14 @@ import time
 import pytest
 
 from deploy_core.errors import HealthError, NotPromotable, SmokeError, VerifyError
-from deploy_core.events import Event, Notice, OperationFinished, StepFinished
+from deploy_core.events import Notice, OperationFinished, StepFinished
 from deploy_core.pipeline import Pipeline
 from sandbox.load import Load
+from tests.support.fakes import Recorder
 from tests.support.fleet import ROUTERS, Fleet
 
 pytestmark = pytest.mark.e2e
 BLUE, GREEN = "blue-fleet", "green-fleet"
-
-
-class Recorder(list):
-    def __call__(self, event: Event) -> None:
-        self.append(event)
-
-    def of(self, kind: type) -> list:
-        return [e for e in self if isinstance(e, kind)]
 
 
 @pytest.fixture(params=ROUTERS)

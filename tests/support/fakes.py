@@ -9,6 +9,7 @@
   a health answer and a page; the public URL answers whatever the router points at; a
   deploy step ``git checkout`` changes what the host has checked out and the reload step
   makes it serve it — plus a real SQLite store and a Pipeline over all of it.
+- ``Recorder``: a pipeline listener that keeps every event (the e2e tests use it too).
 
 Only the peers are fake: the pipeline, the rules, the store and the events are real.
 """
