@@ -1,8 +1,11 @@
-"""A fresh sandbox per test, on addresses no other test file uses."""
+"""The e2e tier's sandboxes, each on addresses no other test file uses: ``cycle``, a fresh
+sandbox per test (127.0.0.41-43); ``fault_sandbox``, one per fault test module
+(127.0.0.51-53, tests/support/faults.py), and ``world``, a test's own state on it."""
 from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Iterator
 
 import pytest
 
@@ -10,6 +13,7 @@ from deploy_core import config as config_mod
 from deploy_core.pipeline import Pipeline
 from sandbox import Sandbox
 from tests.support.fakes import Recorder
+from tests.support.faults import SANDBOX, TOKEN, PipelineWorld
 
 
 class Cycle:
@@ -50,3 +54,25 @@ def cycle(tmp_path):
     finally:
         c.close()
         sb.stop()
+
+
+@pytest.fixture(scope="module")
+def fault_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+    """One sandbox for a whole test module; ``world`` resets it before each test."""
+    sb = Sandbox(tmp_path_factory.mktemp("faults") / "sb", blue=SANDBOX["blue"],
+                 green=SANDBOX["green"], public=SANDBOX["public"], token=TOKEN,
+                 action_delay_s=0.05)
+    sb.start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def world(fault_sandbox, tmp_path) -> Iterator[PipelineWorld]:
+    w = PipelineWorld(fault_sandbox, tmp_path)
+    try:
+        yield w
+    finally:
+        w.close()

@@ -11,11 +11,9 @@ import pytest
 
 from deploy_core.events import Notice
 from deploy_core.store import Interrupted
-from tests.e2e import test_faults_support as support
-from tests.e2e.test_faults_support import (Recorder, assert_settled, kill, run_cli, start_cli,
-                                           wait_for_file)
+from tests.support.fakes import Recorder
+from tests.support.faults import assert_settled, kill, run_cli, start_cli, wait_for_file
 
-fault_sandbox, world = support.fault_sandbox, support.world        # the shared fixtures
 
 # stage -> (command, what must be done before, the colour live after recovery,
 #           the interrupted record's kind, whether it has an id)

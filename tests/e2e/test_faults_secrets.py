@@ -11,17 +11,15 @@ import pytest
 
 from deploy_core.cli import main
 from sandbox import RESERVED_IP
-from tests.e2e import test_faults_support as support
-from tests.e2e.test_faults_support import TOKEN, World
+from tests.support.faults import TOKEN, PipelineWorld
 from tests.support.sshd import keygen
 
-fault_sandbox, world = support.fault_sandbox, support.world  # the shared fixtures
 
 DB_PASSWORD = "db-s3cret-Pa55w0rd"
 
 
 @pytest.fixture
-def cli(world: World, monkeypatch, capsys):
+def cli(world: PipelineWorld, monkeypatch, capsys):
     """``cli(*argv, **env) -> (code, everything printed)``: the real `bluegreen` main."""
     def run(*argv: str, **env: str) -> tuple[int, str]:
         for key, value in world.cli_env(**env).items():

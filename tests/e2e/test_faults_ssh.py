@@ -25,7 +25,8 @@ from deploy_core.events import OutputLine
 from deploy_core.pipeline import Pipeline
 from sandbox import repo
 from sandbox.do_api import DOStandIn
-from tests.e2e.test_faults_support import Recorder, assert_settled
+from tests.support.fakes import Recorder
+from tests.support.faults import assert_settled
 from tests.e2e.test_ssh_transport import wait_dead
 from tests.support.proxy import TCPProxy
 from tests.support.sshd import SSHDFleet

@@ -19,22 +19,20 @@ from deploy_core.errors import BluegreenError, LockHeld
 from deploy_core.events import Notice, OperationFinished
 from deploy_core.store import StoreError
 from sandbox import repo
-from tests.e2e import test_faults_support as support
-from tests.e2e.test_faults_support import World, assert_settled, kill, start_cli, wait_for_file
+from tests.support.faults import PipelineWorld, assert_settled, kill, start_cli, wait_for_file
 from tests.support.postgres import server_address, via
 from tests.support.proxy import TCPProxy
 
-fault_sandbox = support.fault_sandbox  # the shared fixtures
 
 PASSWORD = "pg-s3cret-Pa55"
 
 
 @pytest.fixture
-def proxied(fault_sandbox, pg_fresh_url, tmp_path) -> Iterator[tuple[World, TCPProxy]]:
+def proxied(fault_sandbox, pg_fresh_url, tmp_path) -> Iterator[tuple[PipelineWorld, TCPProxy]]:
     """A world whose DATABASE_URL (with a password) goes through a proxy to Postgres."""
     with TCPProxy(listen=("127.0.0.50", 0), target=server_address(pg_fresh_url)) as proxy:
         database_url = via(pg_fresh_url, "127.0.0.50", proxy.address[1], password=PASSWORD)
-        w = World(fault_sandbox, tmp_path, database_url)
+        w = PipelineWorld(fault_sandbox, tmp_path, database_url)
         try:
             yield w, proxy
         finally:
@@ -42,15 +40,15 @@ def proxied(fault_sandbox, pg_fresh_url, tmp_path) -> Iterator[tuple[World, TCPP
 
 
 @pytest.fixture
-def on_postgres(fault_sandbox, pg_fresh_url, tmp_path) -> Iterator[World]:
-    w = World(fault_sandbox, tmp_path, pg_fresh_url)
+def on_postgres(fault_sandbox, pg_fresh_url, tmp_path) -> Iterator[PipelineWorld]:
+    w = PipelineWorld(fault_sandbox, tmp_path, pg_fresh_url)
     try:
         yield w
     finally:
         w.close()
 
 
-def cli_in_process(world: World, monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
+def cli_in_process(world: PipelineWorld, monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
     for key, value in world.cli_env().items():
         monkeypatch.setenv(key, value)
     code = main(list(argv))
@@ -58,7 +56,7 @@ def cli_in_process(world: World, monkeypatch, capsys, *argv: str) -> tuple[int, 
     return code, out, err
 
 
-def green_head(world: World) -> str:
+def green_head(world: PipelineWorld) -> str:
     return repo.git(world.sb.workdir / "hosts" / "green", "rev-parse", "HEAD")
 
 
@@ -144,7 +142,7 @@ def _capture(call, *args):
 
 
 # -- concurrency ----------------------------------------------------------------------------
-def fire_at_once(world: World, calls: list[tuple[str, str]], **pipeline: Any) -> list[Any]:
+def fire_at_once(world: PipelineWorld, calls: list[tuple[str, str]], **pipeline: Any) -> list[Any]:
     """Each (operation, actor) on its own pipeline and thread, released together; return
     what each call returned or raised (in the order given)."""
     pipelines = [world.pipeline(listener=lambda e: None, **pipeline) for _ in calls]

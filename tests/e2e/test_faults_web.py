@@ -26,11 +26,10 @@ from deploy_core.store import Store
 from deploy_core.transports.local import LocalTransport
 from tests.support.tiny_http import TinyHTTP
 from sandbox import DROPLETS, RESERVED_IP
-from tests.e2e import test_faults_support as support
-from tests.e2e.test_faults_support import Recorder, World, assert_settled
+from tests.support.fakes import Recorder
+from tests.support.faults import PipelineWorld, assert_settled
 from tests.support.nginx import Nginx, front_conf, start_front
 
-fault_sandbox, world = support.fault_sandbox, support.world  # the shared fixtures
 
 ACTIONS = rf"^/v2/reserved_ips/{RESERVED_IP}/actions$"
 ONE_ACTION = rf"^/v2/reserved_ips/{RESERVED_IP}/actions/\d+$"
@@ -51,7 +50,7 @@ def never_answers() -> Iterator[str]:
         yield f"http://127.0.0.53:{silent.getsockname()[1]}"
 
 
-def deploy_fails_health(world: World, url: str, **app) -> tuple[HealthError, float]:
+def deploy_fails_health(world: PipelineWorld, url: str, **app) -> tuple[HealthError, float]:
     """Deploy to a green that is ``url``; by default without release proof, so that the
     health wait itself is what fails (release proof has tests/e2e/test_release_proof.py)."""
     app = {"release_path": None, **app}

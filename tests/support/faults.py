@@ -1,10 +1,13 @@
-"""Shared pieces of the fault tests (tests/e2e/test_faults_*.py); no tests here.
+"""Shared pieces of the e2e fault tests (tests/e2e/test_faults_*.py).
 
-A sandbox per test module on 127.0.0.51-53 (never the addresses of the ``cycle``
-fixture, so these files can run beside other test runs), and ``World``: one test's view
-of it, with its own state database, the reserved IP back on blue, no fault knobs left
-from the test before. ``assert_settled`` is the check every fault test ends with: the
-live colour serves, the router agrees, nothing is left running, the lock is free.
+Their sandbox lives on 127.0.0.51-53 (``SANDBOX``; never the addresses of the ``cycle``
+fixture, so these files can run beside other test runs) and is started once per test
+module by the ``fault_sandbox`` fixture (tests/e2e/conftest.py). ``PipelineWorld`` is one
+test's view of it, driving pipelines and `bluegreen` processes: its own state database,
+the reserved IP back on blue, no fault knobs left from the test before (the ``world``
+fixture). ``assert_settled`` is the check every fault test ends with: the live colour
+serves, the router agrees, nothing is left running, the lock is free. ``run_cli``,
+``start_cli``, ``wait_for_file`` and ``kill`` run and stop `bluegreen` processes.
 """
 from __future__ import annotations
 
@@ -15,14 +18,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from deploy_core import config as config_mod
 from deploy_core.pipeline import Pipeline
 from sandbox import DROPLETS, RESERVED_IP, Sandbox
-from tests.support.fakes import Recorder
+from .fakes import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = {"blue": ("127.0.0.52", 8000), "green": ("127.0.0.53", 8000),
@@ -30,20 +32,7 @@ SANDBOX = {"blue": ("127.0.0.52", 8000), "green": ("127.0.0.53", 8000),
 TOKEN = "dop_v1_" + "5ec7e7" * 10          # the stand-in's token: shaped like a real one
 
 
-@pytest.fixture(scope="module")
-def fault_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
-    """One sandbox for a whole test module; ``world`` resets it before each test."""
-    sb = Sandbox(tmp_path_factory.mktemp("faults") / "sb", blue=SANDBOX["blue"],
-                 green=SANDBOX["green"], public=SANDBOX["public"], token=TOKEN,
-                 action_delay_s=0.05)
-    sb.start()
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
-class World:
+class PipelineWorld:
     """One test on the module's sandbox: its own state database and pipelines."""
 
     def __init__(self, sb: Sandbox, state_dir: Path, database_url: str | None = None) -> None:
@@ -95,15 +84,6 @@ class World:
     def close(self) -> None:
         for p in self._pipelines:
             p.close()
-
-
-@pytest.fixture
-def world(fault_sandbox, tmp_path) -> Iterator[World]:
-    w = World(fault_sandbox, tmp_path)
-    try:
-        yield w
-    finally:
-        w.close()
 
 
 def assert_settled(p: Pipeline, live: str) -> None:
