@@ -27,9 +27,8 @@ from sandbox import repo
 from sandbox.do_api import DOStandIn
 from tests.support.fakes import Recorder
 from tests.support.faults import assert_settled
-from tests.e2e.test_ssh_transport import wait_dead
 from tests.support.proxy import TCPProxy
-from tests.support.sshd import SSHDFleet
+from tests.support.sshd import SSHDFleet, wait_dead
 
 TOKEN = "dop_v1_ssh-faults-token"
 IP = "203.0.113.7"

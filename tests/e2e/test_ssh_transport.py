@@ -14,23 +14,7 @@ from deploy_core.config import Host
 from deploy_core.errors import CommandTimeout, HostKeyError, TransportError, UnreachableError
 from deploy_core.transports.ssh import SSHTransport, remote_command
 from tests.support.proxy import TCPProxy
-from tests.support.sshd import fingerprint, keygen
-
-
-
-def wait_dead(pid: int, within: float) -> bool:
-    """Whether ``pid`` is gone (or a zombie) within ``within`` seconds; sshd runs locally."""
-    until = time.monotonic() + within
-    while True:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            return True
-        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-            return True
-        if time.monotonic() > until:
-            return False
-        time.sleep(0.02)
+from tests.support.sshd import fingerprint, keygen, wait_dead
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 As a pytest plugin it provides ``sshd_hosts``: sshd on DESIGN.md's end-to-end
 addresses (blue, green, front) sharing one client key. As a library,
 ``SSHDFleet.start(workdir, {name: (address, port)})`` starts any number of them.
+``wait_dead`` tells whether a command sshd started (on this machine) has ended.
 """
 from __future__ import annotations
 
@@ -42,6 +43,21 @@ def fingerprint(public_key_file: Path) -> str:
     out = subprocess.run([SSH_KEYGEN, "-l", "-E", "sha256", "-f", str(public_key_file)],
                          check=True, capture_output=True, text=True, timeout=30).stdout
     return out.split()[1]
+
+
+def wait_dead(pid: int, within: float) -> bool:
+    """Whether ``pid`` is gone (or a zombie) within ``within`` seconds; sshd runs locally."""
+    until = time.monotonic() + within
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.02)
 
 
 def _port_in_use(address: str, port: int) -> bool:
