@@ -20,6 +20,7 @@ SECRET = "test-signing-secret"
 CHANNEL = "C0DEPLOYS"
 ALICE = ("U0ALICE", "alice")     # a deployer
 BOB = ("U0BOB", "bob")           # not a deployer
+CAROL = ("U0CAROL", "carol")     # a second deployer (in the fault tests' sandbox)
 
 MINIMAL_TOML = """
 [app]

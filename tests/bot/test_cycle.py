@@ -7,35 +7,11 @@ import os
 import signal
 import time
 
-import pytest
-
-from sandbox import DROPLETS, RESERVED_IP, Sandbox, repo
+from sandbox import DROPLETS, RESERVED_IP, repo
 from sandbox.repo import release_files
 from sandbox.slack_api import buttons_of, render_message
 
-from .support import BOB, CHANNEL, BotServer, channel_text, found, newest, slack_env  # noqa: F401
-
-ADDRESSES = {"blue": ("127.0.0.32", 8000), "green": ("127.0.0.33", 8000),
-             "public": ("127.0.0.31", 8080)}
-FAST = "[slack]\nwatch_interval_s = 0.3\nlock_reminder_h = 0.0004\n"   # a reminder after ~1.5 s
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    sb = Sandbox(tmp_path / "sandbox", blue=ADDRESSES["blue"], green=ADDRESSES["green"],
-                 public=ADDRESSES["public"])
-    with sb:
-        text = sb.config_path.read_text()
-        text = text.replace("[slack]\n", FAST).replace("[deploy]\n", "[deploy]\nlease_s = 1\n")
-        sb.config_path.write_text(text)
-        yield sb
-
-
-@pytest.fixture
-def start_bot(sandbox, slack, tmp_path):
-    def start(**extra: str) -> BotServer:
-        return BotServer(slack_env(slack, **sandbox.env, **extra), tmp_path / "gunicorn.log", slack)
-    return start
+from .support import BOB, CHANNEL, channel_text, found, newest
 
 
 def press_until_answered(bot, slack, label, message) -> str:

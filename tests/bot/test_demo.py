@@ -8,11 +8,10 @@ import tomllib
 
 from deploy_core import config as config_mod
 from sandbox.slack_demo import SlackDemo, run_interactive, run_scripted
+from tests.support.bot_faults import Refusing
 
 from .payload_cases import TOO_LARGE_TEXT, promote_click, unreadable
 from .support import MINIMAL_TOML
-from .test_cycle import sandbox  # noqa: F401 - fixture
-from .test_faults_payloads import Refusing
 
 
 def load(sb):
@@ -20,7 +19,7 @@ def load(sb):
     return config_mod.load(sb.config_path, env), env
 
 
-def test_scripted_demo_shows_the_whole_conversation(sandbox):  # noqa: F811
+def test_scripted_demo_shows_the_whole_conversation(sandbox):
     sandbox.add_commit("Faster checkout", {"speed.txt": "fast\n"})
     config, env = load(sandbox)
     out = io.StringIO()
@@ -36,7 +35,7 @@ def test_scripted_demo_shows_the_whole_conversation(sandbox):  # noqa: F811
     assert "Traceback" not in shown
 
 
-def test_interactive_demo_takes_typed_commands_and_clicks(sandbox):  # noqa: F811
+def test_interactive_demo_takes_typed_commands_and_clicks(sandbox):
     config, env = load(sandbox)
     typed = iter(["/deploy main", "buttons", "press 1", "n", "press 1", "y", "/deploy history",
                   "press 9", "quit"])

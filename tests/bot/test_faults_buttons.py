@@ -17,19 +17,18 @@ from slack_sdk import WebClient
 
 from handlers import blocks
 from sandbox.slack_api import Message, buttons_of, render_message, signed_headers
+from tests.support.bot_faults import Bot, snapshot
 
-from .support import ALICE, BOB, CHANNEL, SECRET
-from .test_faults_support import (CAROL, Bot, fault_sandbox, newest, slack,  # noqa: F401
-                                  snapshot, world)
+from .support import ALICE, BOB, CAROL, CHANNEL, SECRET, newest
 
 
 @pytest.fixture
-def bot(world, slack):  # noqa: F811
+def bot(world, slack):
     with Bot(world.config(), world.env, slack) as b:
         yield b
 
 
-def refused(bot, p, world, slack, says: str, label: str | None = None, message=None,  # noqa: F811
+def refused(bot, p, world, slack, says: str, label: str | None = None, message=None,
             user=ALICE, replay: tuple[str, dict] | None = None) -> str:
     """Click (or send ``replay`` again); assert a private refusal saying ``says`` and no change."""
     before = snapshot(p, world.sb, slack)
@@ -47,7 +46,7 @@ def refused(bot, p, world, slack, says: str, label: str | None = None, message=N
     return told[0]
 
 
-def test_promote_and_discard_refuse_others_and_the_state_they_were_not_made_for(bot, world, slack):  # noqa: F811
+def test_promote_and_discard_refuse_others_and_the_state_they_were_not_made_for(bot, world, slack):
     p = world.pipeline()
     bot.command("/deploy", "main")
     bot.wait()
@@ -85,7 +84,7 @@ def test_promote_and_discard_refuse_others_and_the_state_they_were_not_made_for(
         slack.message(CHANNEL, first.ts))
 
 
-def test_rollback_refuses_others_a_second_press_and_a_replay(bot, world, slack):  # noqa: F811
+def test_rollback_refuses_others_a_second_press_and_a_replay(bot, world, slack):
     p = world.pipeline()
     bot.command("/deploy", "main")
     bot.wait()
@@ -124,7 +123,7 @@ def test_rollback_refuses_others_a_second_press_and_a_replay(bot, world, slack):
     assert shown.count("Rollback pressed by @") == 1 and "Out of date" not in shown, shown
 
 
-def test_an_old_unlock_button_does_not_lift_a_newer_hold(bot, world, slack):  # noqa: F811
+def test_an_old_unlock_button_does_not_lift_a_newer_hold(bot, world, slack):
     p = world.pipeline()
     client = WebClient(token=slack.token, base_url=slack.url)
     bot.command("/deploy", "lock db migration")

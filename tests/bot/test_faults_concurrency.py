@@ -19,9 +19,9 @@ import pytest
 
 from handlers import texts
 from sandbox.slack_api import render_message
+from tests.support.bot_faults import Answer, Bot
 
-from .support import ALICE, BOB, CHANNEL
-from .test_faults_support import CAROL, Answer, Bot, fault_sandbox, slack, world  # noqa: F401
+from .support import ALICE, BOB, CAROL, CHANNEL
 
 COMMANDS = [("/deploy", "main"), ("/promote", ""), ("/rollback", "")]
 USERS = [ALICE, CAROL, BOB, ALICE, CAROL]
@@ -29,12 +29,12 @@ TITLES = {"/deploy": "🚀 Deploy", "/promote": "🔀 Promote", "/rollback": "�
 
 
 @pytest.fixture
-def bot(world, slack):  # noqa: F811
+def bot(world, slack):
     with Bot(world.config(), world.env, slack, progress_interval=0.3) as b:
         yield b
 
 
-def operation_messages(slack) -> Counter:  # noqa: F811
+def operation_messages(slack) -> Counter:
     """(title, user) of each operation message in the channel."""
     found: Counter = Counter()
     for m in slack.messages(CHANNEL):
@@ -48,7 +48,7 @@ def operation_messages(slack) -> Counter:  # noqa: F811
     return found
 
 
-def settled(slack) -> bool:  # noqa: F811
+def settled(slack) -> bool:
     return not [m for m in slack.messages(CHANNEL) if m.text.startswith(tuple(TITLES.values()))]
 
 
@@ -71,7 +71,7 @@ def burst(bot, requests, delays) -> dict[int, Answer]:
 
 
 @pytest.mark.parametrize("spread_s", [0.0, 3.0], ids=["all-at-once", "over-3s"])
-def test_twenty_commands_at_once_are_all_answered_one_operation_at_a_time(bot, world, slack,  # noqa: F811
+def test_twenty_commands_at_once_are_all_answered_one_operation_at_a_time(bot, world, slack,
                                                                          spread_s):
     p = world.pipeline()
     p.deploy("main", "alice (U0ALICE)")

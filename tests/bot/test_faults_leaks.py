@@ -16,11 +16,10 @@ from pathlib import Path
 import pytest
 
 from sandbox import RESERVED_IP
+from tests.support.bot_faults import DO_TOKEN, Answer, everything_shown
 from tests.support.sshd import keygen
 
-from .support import ALICE, BOB, CHANNEL, BotServer, slack_env
-from .test_faults_support import (DO_TOKEN, Answer, everything_shown, fault_sandbox, newest,  # noqa: F401
-                                  slack, world)
+from .support import ALICE, BOB, CHANNEL, BotServer, newest, slack_env
 
 DB_PASSWORD = "db-s3cret-Pa55w0rd"
 WRONG_TOKEN = "dop_v1_" + "bad0" * 16
@@ -42,13 +41,13 @@ def secrets_of(env: dict[str, str]) -> list[str]:
             if env.get(k)] + [DO_TOKEN, DB_PASSWORD]
 
 
-def settled(slack) -> bool:  # noqa: F811
+def settled(slack) -> bool:
     """Every operation message shows its outcome (it starts as the bare title)."""
     return not [m for m in slack.messages(CHANNEL)
                 if m.text.startswith(("🚀 Deploy", "🔀 Promote", "↩️ Rollback"))]
 
 
-def ask_everything(bot: BotServer, slack, commands) -> list[Answer]:  # noqa: F811
+def ask_everything(bot: BotServer, slack, commands) -> list[Answer]:
     """Send each (command, text, user); wait until each is answered somewhere."""
     answers = []
     shown = lambda: len(slack.messages(CHANNEL)) + len(slack.ephemeral())  # noqa: E731
@@ -62,7 +61,7 @@ def ask_everything(bot: BotServer, slack, commands) -> list[Answer]:  # noqa: F8
     return answers
 
 
-def assert_clean(bot: BotServer, slack, answers, secrets, lines=()) -> str:  # noqa: F811
+def assert_clean(bot: BotServer, slack, answers, secrets, lines=()) -> str:
     slack.wait_for(lambda: settled(slack), timeout=60)
     shown = everything_shown(slack, *answers)
     assert "Traceback" not in shown and 'File "' not in shown
@@ -72,12 +71,12 @@ def assert_clean(bot: BotServer, slack, answers, secrets, lines=()) -> str:  # n
     return shown
 
 
-def start(world, slack, tmp_path: Path, name: str, **env: str) -> BotServer:  # noqa: F811
+def start(world, slack, tmp_path: Path, name: str, **env: str) -> BotServer:
     full = slack_env(slack, **{**world.env, **env})
     return BotServer(full, tmp_path / f"{name}.log", slack)
 
 
-def test_digitalocean_token_and_step_environment_never_reach_slack(world, slack, tmp_path):  # noqa: F811
+def test_digitalocean_token_and_step_environment_never_reach_slack(world, slack, tmp_path):
     fail_flag = tmp_path / "fail-now"
     config = tmp_path / "bluegreen.toml"
     # the whole environment, then the variables named like bluegreen's secrets last, so that
@@ -106,7 +105,7 @@ def test_digitalocean_token_and_step_environment_never_reach_slack(world, slack,
         assert_clean(bot, slack, answers, secrets_of(bot.env))     # …without a secret
 
 
-def test_a_refused_digitalocean_token_is_said_plainly_without_it(world, slack, tmp_path):  # noqa: F811
+def test_a_refused_digitalocean_token_is_said_plainly_without_it(world, slack, tmp_path):
     with start(world, slack, tmp_path, "wrong-token", DIGITALOCEAN_TOKEN=WRONG_TOKEN) as bot:
         answers = ask_everything(bot, slack, [("/deploy", "main", ALICE), ("/promote", "", ALICE),
                                               ("/rollback", "", ALICE), ("/deploy", "status", BOB),
@@ -119,7 +118,7 @@ def test_a_refused_digitalocean_token_is_said_plainly_without_it(world, slack, t
     "postgresql+psycopg://deploy:{pw}@127.0.0.1:{port}/state?connect_timeout=2",   # nothing there
     "postgresql://deploy:{pw}@127.0.0.1:notaport/state",                           # does not parse
 ])
-def test_a_database_password_never_reaches_slack(world, slack, tmp_path, url):  # noqa: F811
+def test_a_database_password_never_reaches_slack(world, slack, tmp_path, url):
     database_url = url.format(pw=DB_PASSWORD, port=free_port())
     with start(world, slack, tmp_path, "db", DATABASE_URL=database_url) as bot:
         answers = ask_everything(bot, slack, [
@@ -131,7 +130,7 @@ def test_a_database_password_never_reaches_slack(world, slack, tmp_path, url):  
         assert "database" in bot_said
 
 
-def test_an_ssh_key_never_reaches_slack(world, slack, tmp_path):  # noqa: F811
+def test_an_ssh_key_never_reaches_slack(world, slack, tmp_path):
     key = keygen(tmp_path / "id_ed25519")
     lines = key.read_text().splitlines()
     body = [line for line in lines if "PRIVATE KEY" not in line]

@@ -22,32 +22,15 @@ from hypothesis import strategies as st
 from slack_sdk import WebClient
 
 from deploy_core.config import parse as parse_config
-from deploy_core.errors import BluegreenError
 from bot import serve as bot_serve
 from handlers import blocks, payloads
+from tests.support.bot_faults import Bot, Refusing, everything_shown, snapshot
 
 from .payload_cases import form, payload_of, unreadable
 from .support import ALICE, BOB, CHANNEL, MINIMAL_TOML, SECRET
-from .test_faults_support import (Bot, everything_shown, fault_sandbox, slack,  # noqa: F401
-                                  snapshot, world)
 
 REF = re.compile(r"[A-Za-z0-9._/-]{1,200}")
 MUTATING = {"deploy", "promote", "rollback", "cancel", "discard", "lock", "unlock"}
-
-
-class Refusing:
-    """A pipeline that records what reached it and carries out nothing."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple, dict]] = []
-
-    def __getattr__(self, name: str):
-        if name.startswith("_") or name == "close":
-            raise AttributeError(name)
-        def call(*args, **kw):
-            self.calls.append((name, args, kw))
-            raise BluegreenError(f"the test double does not {name}")
-        return call
 
 
 def signed(raw: bytes, content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
@@ -125,12 +108,12 @@ def test_every_command_text_is_answered_and_only_valid_work_reaches_the_pipeline
 # -- hand-written commands against the real pipeline ---------------------------------------
 
 @pytest.fixture
-def bot(world, slack):  # noqa: F811
+def bot(world, slack):
     with Bot(world.config(), world.env, slack) as b:
         yield b
 
 
-def test_crafted_command_texts_are_refused_before_any_shell(bot, world, slack, tmp_path):  # noqa: F811
+def test_crafted_command_texts_are_refused_before_any_shell(bot, world, slack, tmp_path):
     canary = tmp_path / "canary"
     p = world.pipeline()
     before = snapshot(p, world.sb, slack)
@@ -159,7 +142,7 @@ def test_crafted_command_texts_are_refused_before_any_shell(bot, world, slack, t
 
 # -- button clicks Slack never sends ------------------------------------------------------
 
-def test_malformed_clicks_are_refused_readably_and_change_nothing(world, slack):  # noqa: F811
+def test_malformed_clicks_are_refused_readably_and_change_nothing(world, slack):
     p = world.pipeline()
     result = p.deploy("main", "alice (U0ALICE)")          # a release ready to promote
     client = WebClient(token=slack.token, base_url=slack.url)

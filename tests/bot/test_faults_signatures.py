@@ -14,9 +14,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from handlers import blocks
 from sandbox.slack_api import Message
+from tests.support.bot_faults import Bot, snapshot
 
 from .support import ALICE, CHANNEL, SECRET, changes
-from .test_faults_support import Bot, fault_sandbox, slack, snapshot, world  # noqa: F401
 
 NOW = int(time.time())
 
@@ -60,12 +60,12 @@ CASES = ["no signature", "empty signature", "no timestamp", "wrong secret", "oth
 
 
 @pytest.fixture
-def bot(world, slack):  # noqa: F811
+def bot(world, slack):
     with Bot(world.config(), world.env, slack, background=False) as b:
         yield b
 
 
-def test_forged_slash_commands_get_401_and_change_nothing(bot, world, slack):  # noqa: F811
+def test_forged_slash_commands_get_401_and_change_nothing(bot, world, slack):
     p = world.pipeline()
     for case in CASES:
         body = bot.command_body("/deploy", f"lock forged: {case}")
@@ -81,7 +81,7 @@ def test_forged_slash_commands_get_401_and_change_nothing(bot, world, slack):  #
     assert p.store.current_lock().reason == "signed properly"
 
 
-def test_forged_button_clicks_get_401_and_change_nothing(bot, world, slack):  # noqa: F811
+def test_forged_button_clicks_get_401_and_change_nothing(bot, world, slack):
     p = world.pipeline()
     hold = p.lock("alice (U0ALICE)", "db migration")
     reminder = Message(CHANNEL, "1.000001", "reminder", blocks.lock_reminder(hold))
@@ -99,7 +99,7 @@ def test_forged_button_clicks_get_401_and_change_nothing(bot, world, slack):  # 
     assert p.store.current_lock() is None
 
 
-def test_a_replayed_request_older_than_five_minutes_is_refused(bot, world, slack):  # noqa: F811
+def test_a_replayed_request_older_than_five_minutes_is_refused(bot, world, slack):
     """Slack's own request, captured and sent again later: the signature still matches
     the body, only the timestamp gives it away."""
     p = world.pipeline()
@@ -112,7 +112,7 @@ def test_a_replayed_request_older_than_five_minutes_is_refused(bot, world, slack
     assert p.store.current_lock() is None and changes(slack) == []
 
 
-def test_slacks_certificate_check_and_an_oversized_body_change_nothing(bot, world, slack):  # noqa: F811
+def test_slacks_certificate_check_and_an_oversized_body_change_nothing(bot, world, slack):
     """Slack's ssl_check is answered empty (as Bolt does), signed or not; a body over a
     megabyte is refused before it is read, signed or not."""
     p = world.pipeline()

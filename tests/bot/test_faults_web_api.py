@@ -11,18 +11,18 @@ from __future__ import annotations
 import pytest
 
 from sandbox.slack_api import buttons_of, render_message
+from tests.support.bot_faults import Bot
 
-from .support import CHANNEL
-from .test_faults_support import Bot, fault_sandbox, newest, slack, world  # noqa: F401
+from .support import CHANNEL, newest
 
 
 @pytest.fixture
-def bot(world, slack):  # noqa: F811
+def bot(world, slack):
     with Bot(world.config(), world.env, slack, progress_interval=0.2) as b:
         yield b
 
 
-def test_deploy_goes_on_through_429_and_5xx_and_its_final_message_arrives(bot, world, slack):  # noqa: F811
+def test_deploy_goes_on_through_429_and_5xx_and_its_final_message_arrives(bot, world, slack):
     p = world.pipeline()
     # the client waits out two 429s itself (1 s each) and gives up on the third; then two 503s
     slack.rate_limit_next("chat.update", times=3, retry_after=1)
@@ -44,7 +44,7 @@ def test_deploy_goes_on_through_429_and_5xx_and_its_final_message_arrives(bot, w
     assert slack.topic(CHANNEL).endswith(f" · idle: green @ {done.sha[:7]}")
 
 
-def test_promote_goes_on_through_5xx_and_its_messages_arrive(bot, world, slack):  # noqa: F811
+def test_promote_goes_on_through_5xx_and_its_messages_arrive(bot, world, slack):
     p = world.pipeline()
     result = p.deploy("main", "alice (U0ALICE)")
     slack.fail_next("chat.update", times=3, status=500)

@@ -8,10 +8,9 @@ from sandbox.slack_api import buttons_of, render_message
 
 from .support import BOB, CHANNEL
 from .support import newest
-from .test_cycle import sandbox, start_bot  # noqa: F401 - fixtures
 
 
-def test_acks_stay_fast_while_a_deploy_is_held_and_cancel_stops_it(sandbox, start_bot, slack,  # noqa: F811
+def test_acks_stay_fast_while_a_deploy_is_held_and_cancel_stops_it(sandbox, start_bot, slack,
                                                                   tmp_path):
     pause = tmp_path / "pause"
     pause.mkdir()
@@ -39,7 +38,7 @@ def test_acks_stay_fast_while_a_deploy_is_held_and_cancel_stops_it(sandbox, star
             "View log"]
 
 
-def test_discard_button_retires_the_release(sandbox, start_bot, slack):  # noqa: F811
+def test_discard_button_retires_the_release(sandbox, start_bot, slack):
     with start_bot() as bot:
         bot.command("/deploy", "main")
         deployed = newest(slack, "ready to promote")

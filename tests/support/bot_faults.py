@@ -1,13 +1,17 @@
-"""Shared pieces of the Slack-side fault tests (tests/bot/test_faults_*.py); no tests here.
+"""Shared pieces of the Slack-side fault tests (tests/bot/test_faults_*.py).
 
-- ``fault_sandbox``: one sandbox per test module on 127.0.0.71-73 (addresses no other
-  test file uses), with two deployers (alice, carol); ``world`` gives each test its own
-  state database and puts the reserved IP back on blue.
+- ``SANDBOX``, ``DO_TOKEN``: their sandbox, on 127.0.0.71-73 (addresses no other test file
+  uses), started once per test module by the ``fault_sandbox`` fixture (tests/bot/conftest.py)
+  with two deployers (alice, carol); ``BotWorld`` (the ``world`` fixture) gives each test its
+  own state database and puts the reserved IP back on blue.
 - ``Bot``: the real App (``bot.create_app``) served over real HTTP by the same WSGI app
   gunicorn serves (``bot.serve.make_wsgi``), in this process so a test can wait until
-  its jobs are done and read the store. Requests are signed like Slack signs them.
+  its jobs are done and read the store. Requests are signed like Slack signs them; each
+  answer is an ``Answer``.
+- ``Refusing``: a pipeline for ``Bot`` that records what reached it and carries out nothing.
 - ``snapshot``: what a refused request must leave unchanged — history, lock, what each
   colour runs, each colour's latest deployment, the topic, what the public URL answers.
+- ``everything_shown``: all the bot said, as one string, to look for what must never leak.
 """
 from __future__ import annotations
 
@@ -18,52 +22,26 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-import pytest
 import requests
 
 from bot import context_of, create_app, start_background
 from bot.serve import make_wsgi
 from deploy_core import config as config_mod
+from deploy_core.errors import BluegreenError
 from deploy_core.pipeline import Pipeline
 from sandbox import DROPLETS, RESERVED_IP, Sandbox
 from sandbox.slack_api import (Message, SlackAPI, block_actions_body, buttons_of, signed_headers, slash_command_body)
+from tests.bot.support import ALICE, CHANNEL, SECRET
 
-from .support import ALICE, BOB, CHANNEL, SECRET, newest  # noqa: F401 - re-exported
-
-CAROL = ("U0CAROL", "carol")     # a second deployer
 SANDBOX = {"blue": ("127.0.0.72", 8000), "green": ("127.0.0.73", 8000),
            "public": ("127.0.0.71", 8080)}
 DO_TOKEN = "dop_v1_" + "f00dfeed" * 8       # the DigitalOcean stand-in's token, shaped like one
 
 
-@pytest.fixture
-def slack():
-    with SlackAPI(channels={CHANNEL: "deploys", "C0GENERAL": "general"},
-                  users=dict([ALICE, BOB, CAROL])) as api:
-        yield api
-
-
-@pytest.fixture(scope="module")
-def fault_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
-    sb = Sandbox(tmp_path_factory.mktemp("slack-faults") / "sb", blue=SANDBOX["blue"],
-                 green=SANDBOX["green"], public=SANDBOX["public"], token=DO_TOKEN,
-                 action_delay_s=0.05)
-    sb.start()
-    text = sb.config_path.read_text()
-    text = text.replace('deployers = ["U0ALICE"]',
-                        'deployers = ["U0ALICE", "U0CAROL"]\nwatch_interval_s = 3600')
-    assert "U0CAROL" in text
-    sb.config_path.write_text(text)
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
-class World:
+class BotWorld:
     """One test on the module's sandbox: its own state database, blue live, no faults."""
 
     def __init__(self, sb: Sandbox, state_dir: Path) -> None:
@@ -85,15 +63,6 @@ class World:
     def close(self) -> None:
         for p in self._pipelines:
             p.close()
-
-
-@pytest.fixture
-def world(fault_sandbox, tmp_path) -> Iterator[World]:
-    w = World(fault_sandbox, tmp_path)
-    try:
-        yield w
-    finally:
-        w.close()
 
 
 class _Server(socketserver.ThreadingMixIn, WSGIServer):
@@ -195,17 +164,27 @@ class Bot:
         return self.post(self.press_body(label, user, message), **kw)
 
 
+class Refusing:
+    """A pipeline that records what reached it and carries out nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name == "close":
+            raise AttributeError(name)
+        def call(*args, **kw):
+            self.calls.append((name, args, kw))
+            raise BluegreenError(f"the test double does not {name}")
+        return call
+
+
 def snapshot(p: Pipeline, sb: Sandbox, slack: SlackAPI) -> dict[str, Any]:
     store = p.store
     return {"history": p.history(100), "lock": store.current_lock(),
             "colours": [store.colour_state(c) for c in ("blue", "green")],
             "latest": [store.latest_deployment(c) for c in ("blue", "green")],
             "topic": slack.topic(CHANNEL), "serving": sb.live_identity()}
-
-
-def said_to(slack: SlackAPI, user: str, timeout: float = 20) -> str:
-    """The newest thing only ``user`` was shown, waiting for it."""
-    return slack.wait_for(lambda: slack.ephemeral(user), timeout)[-1].text
 
 
 def everything_shown(slack: SlackAPI, *acks: Answer) -> str:
