@@ -10,6 +10,7 @@ file uses.
 """
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Iterator
 
 import pytest
@@ -52,25 +53,18 @@ def start_bot(sandbox, slack, tmp_path):
 
 @pytest.fixture(scope="module")
 def fault_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
-    sb = Sandbox(tmp_path_factory.mktemp("slack-faults") / "sb", blue=SANDBOX["blue"],
+    with Sandbox(tmp_path_factory.mktemp("slack-faults") / "sb", blue=SANDBOX["blue"],
                  green=SANDBOX["green"], public=SANDBOX["public"], token=DO_TOKEN,
-                 action_delay_s=0.05)
-    sb.start()
-    text = sb.config_path.read_text()
-    text = text.replace('deployers = ["U0ALICE"]',
-                        'deployers = ["U0ALICE", "U0CAROL"]\nwatch_interval_s = 3600')
-    assert "U0CAROL" in text
-    sb.config_path.write_text(text)
-    try:
+                 action_delay_s=0.05) as sb:
+        text = sb.config_path.read_text()
+        text = text.replace('deployers = ["U0ALICE"]',
+                            'deployers = ["U0ALICE", "U0CAROL"]\nwatch_interval_s = 3600')
+        assert "U0CAROL" in text
+        sb.config_path.write_text(text)
         yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture
 def world(fault_sandbox, tmp_path) -> Iterator[BotWorld]:
-    w = BotWorld(fault_sandbox, tmp_path)
-    try:
+    with closing(BotWorld(fault_sandbox, tmp_path)) as w:
         yield w
-    finally:
-        w.close()

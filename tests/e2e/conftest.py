@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from contextlib import closing
 from typing import Iterator
 
 import pytest
@@ -59,20 +60,13 @@ def cycle(tmp_path):
 @pytest.fixture(scope="module")
 def fault_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     """One sandbox for a whole test module; ``world`` resets it before each test."""
-    sb = Sandbox(tmp_path_factory.mktemp("faults") / "sb", blue=SANDBOX["blue"],
+    with Sandbox(tmp_path_factory.mktemp("faults") / "sb", blue=SANDBOX["blue"],
                  green=SANDBOX["green"], public=SANDBOX["public"], token=TOKEN,
-                 action_delay_s=0.05)
-    sb.start()
-    try:
+                 action_delay_s=0.05) as sb:
         yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture
 def world(fault_sandbox, tmp_path) -> Iterator[PipelineWorld]:
-    w = PipelineWorld(fault_sandbox, tmp_path)
-    try:
+    with closing(PipelineWorld(fault_sandbox, tmp_path)) as w:
         yield w
-    finally:
-        w.close()
